@@ -1,0 +1,1 @@
+/* vb_broker — to be written. */

@@ -1,0 +1,1 @@
+/* vb_client — to be written (see vb_client.h). */

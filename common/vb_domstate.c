@@ -1,0 +1,1 @@
+/* vb_domstate — to be written (see vb_domstate.h). */

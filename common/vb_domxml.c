@@ -1,0 +1,1 @@
+/* vb_domxml — to be written (see vb_domxml.h). */

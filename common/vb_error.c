@@ -1,0 +1,1 @@
+/* vb_error — to be written (see vb_error.h). */

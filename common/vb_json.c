@@ -1,0 +1,1 @@
+/* vb_json — to be written (see vb_json.h). */

@@ -1,0 +1,1 @@
+/* vb_log — to be written (see vb_log.h). */

@@ -1,0 +1,1 @@
+/* vb_msgpack — to be written (see vb_msgpack.h). */

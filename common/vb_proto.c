@@ -1,0 +1,1 @@
+/* vb_proto — to be written (see vb_proto.h). */

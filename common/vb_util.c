@@ -1,0 +1,1 @@
+/* vb_util — to be written (see vb_util.h). */

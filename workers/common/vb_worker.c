@@ -1,0 +1,1 @@
+/* vb_worker — to be written. */

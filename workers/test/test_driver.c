@@ -1,0 +1,1 @@
+/* test_driver — to be written. */
