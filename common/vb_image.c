@@ -1,0 +1,1 @@
+/* vb_image — to be written (see vb_image.h). */

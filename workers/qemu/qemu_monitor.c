@@ -1,0 +1,1 @@
+/* qemu_monitor — to be written. */
