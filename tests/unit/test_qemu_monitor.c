@@ -1,0 +1,994 @@
+/*  Unit tests for qemu_monitor: a fake QMP server on a unix socket in a temporary directory replays
+ *  replies and events captured from this machine's QEMU 7.2 (tests/data/qmp, see its README).
+ *  The test drives the server side by hand and runs the zloop until a condition holds, with a
+ *  bound on every wait.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/sockios.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "qemu_monitor.h"
+#include "vb_json.h"
+#include "vb_util.h"
+
+#define WAIT_MS 5000
+#define MAX_RECORDS 64
+
+typedef struct fixture fixture_t;
+
+typedef struct {
+    fixture_t *fx;
+    int tag;
+} cmd_ctx_t;
+
+typedef struct {
+    int tag;
+    vb_error_code_t code;
+    char message[VB_ERROR_MESSAGE_MAX];
+    char qmp_class[64];
+    json_object *result;        /* a reference, or NULL */
+    int64_t at_ns;
+} reply_rec_t;
+
+typedef struct {
+    char name[64];
+    json_object *data;
+    int64_t timestamp_us;
+} event_rec_t;
+
+struct fixture {
+    char dir[64];
+    char path[96];
+    int listen_fd;
+    int server_fd;
+    zloop_t *loop;
+    bool own_loop;
+    qemu_monitor_t *mon;
+    char sbuf[1 << 16];         /* bytes the monitor sent, not yet taken as lines */
+    size_t slen;
+    cmd_ctx_t ctx[MAX_RECORDS];
+    reply_rec_t replies[MAX_RECORDS];
+    size_t nreplies;
+    event_rec_t events[MAX_RECORDS];
+    size_t nevents;
+    int ready;
+    int closed;
+    vb_error_t close_reason;
+    bool destroy_in_reply;      /* the next reply callback destroys the monitor */
+};
+
+/*  --- Fixture files ------------------------------------------------------------------ */
+
+static char *
+fixture_file (const char *name)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/qmp/%s", VB_TEST_DATA_DIR, name);
+    vb_error_t err = { 0 };
+    char *text = vb_read_file (path, 1 << 24, NULL, &err);
+    if (!text)
+        fail_msg ("cannot read fixture %s: %s", path, err.message);
+    return text;
+}
+
+/*  The captured line NAME with its "id" (the one QEMU echoed in the capture) replaced by ID. */
+static char *
+fixture_with_id (const char *name, const char *id)
+{
+    char *text = fixture_file (name);
+    json_object *obj = json_tokener_parse (text);
+    json_object *old = NULL;
+    assert_non_null (obj);
+    assert_true (json_object_object_get_ex (obj, "id", &old));
+    char needle[64];
+    snprintf (needle, sizeof needle, "\"id\": \"%s\"", json_object_get_string (old));
+    json_object_put (obj);
+    char *at = strstr (text, needle);
+    assert_non_null (at);
+    char *out = NULL;
+    assert_true (asprintf (&out, "%.*s\"id\": \"%s\"%s", (int) (at - text), text, id,
+                           at + strlen (needle)) > 0);
+    free (text);
+    return out;
+}
+
+/*  --- Callbacks that record --------------------------------------------------------- */
+
+static void
+on_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
+          const vb_error_t *err, void *cb_data)
+{
+    cmd_ctx_t *ctx = cb_data;
+    fixture_t *fx = ctx->fx;
+    assert_true (fx->nreplies < MAX_RECORDS);
+    reply_rec_t *rec = &fx->replies[fx->nreplies++];
+    rec->tag = ctx->tag;
+    rec->code = err ? err->code : VB_OK;
+    snprintf (rec->message, sizeof rec->message, "%s", err ? err->message : "");
+    snprintf (rec->qmp_class, sizeof rec->qmp_class, "%s", qmp_class ? qmp_class : "");
+    rec->result = result ? json_object_get (result) : NULL;
+    rec->at_ns = vb_now_ns ();
+    /*  Exactly one of result and err. */
+    assert_true ((result != NULL) != (err != NULL));
+    if (fx->destroy_in_reply && mon == fx->mon) {
+        fx->destroy_in_reply = false;
+        qemu_monitor_destroy (&fx->mon);
+    }
+}
+
+static void
+on_ready (qemu_monitor_t *mon, void *user_data)
+{
+    fixture_t *fx = user_data;
+    assert_ptr_equal (mon, fx->mon);
+    fx->ready++;
+}
+
+static void
+on_event (qemu_monitor_t *mon, const char *name, json_object *data, int64_t timestamp_us,
+          void *user_data)
+{
+    (void) mon;
+    fixture_t *fx = user_data;
+    assert_true (fx->nevents < MAX_RECORDS);
+    event_rec_t *rec = &fx->events[fx->nevents++];
+    snprintf (rec->name, sizeof rec->name, "%s", name);
+    rec->data = data ? json_object_get (data) : NULL;
+    rec->timestamp_us = timestamp_us;
+}
+
+static void
+on_closed (qemu_monitor_t *mon, const vb_error_t *reason, void *user_data)
+{
+    fixture_t *fx = user_data;
+    assert_ptr_equal (mon, fx->mon);
+    fx->closed++;
+    fx->close_reason = *reason;
+}
+
+static const qemu_monitor_callbacks_t callbacks = { on_ready, on_event, on_closed };
+
+/*  --- Fixture set-up ----------------------------------------------------------------- */
+
+static fixture_t *
+fixture_new (zloop_t *loop)
+{
+    fixture_t *fx = calloc (1, sizeof *fx);
+    assert_non_null (fx);
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/vb-qmp-test-XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->path, sizeof fx->path, "%s/qmp.sock", fx->dir);
+    fx->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fx->listen_fd >= 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", fx->path);
+    assert_int_equal (bind (fx->listen_fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (listen (fx->listen_fd, 4), 0);
+    fx->own_loop = loop == NULL;
+    fx->loop = loop ? loop : zloop_new ();
+    assert_non_null (fx->loop);
+    for (int i = 0; i < MAX_RECORDS; i++)
+        fx->ctx[i] = (cmd_ctx_t) { fx, i };
+
+    vb_error_t err = { 0 };
+    fx->mon = qemu_monitor_new (fx->loop, fx->path, &callbacks, fx, &err);
+    assert_non_null (fx->mon);
+    fx->server_fd = accept4 (fx->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true (fx->server_fd >= 0);
+    return fx;
+}
+
+static void
+fixture_destroy (fixture_t **fx_p)
+{
+    fixture_t *fx = *fx_p;
+    qemu_monitor_destroy (&fx->mon);
+    for (size_t i = 0; i < fx->nreplies; i++)
+        json_object_put (fx->replies[i].result);
+    for (size_t i = 0; i < fx->nevents; i++)
+        json_object_put (fx->events[i].data);
+    if (fx->server_fd >= 0)
+        close (fx->server_fd);
+    close (fx->listen_fd);
+    unlink (fx->path);
+    rmdir (fx->dir);
+    if (fx->own_loop)
+        zloop_destroy (&fx->loop);
+    free (fx);
+    *fx_p = NULL;
+}
+
+/*  --- Running the loop until something holds ------------------------------------------ */
+
+typedef bool (predicate_fn) (fixture_t *fx, size_t arg);
+
+typedef struct {
+    predicate_fn *pred;
+    fixture_t *fx;
+    size_t arg;
+    int64_t until_ns;
+    bool held;
+} wait_t;
+
+static int
+s_wait_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    wait_t *w = arg;
+    w->held = w->pred (w->fx, w->arg);
+    return w->held || vb_now_ns () >= w->until_ns ? -1 : 0;
+}
+
+/*  Run FX's loop until PRED holds or TIMEOUT_MS pass; returns whether PRED held. The check timer
+ *  has delay 0, so every loop iteration checks (a busy wait, bounded by the timeout). */
+static bool
+run_until (fixture_t *fx, predicate_fn *pred, size_t arg, int timeout_ms)
+{
+    wait_t w = { pred, fx, arg, vb_now_ns () + (int64_t) timeout_ms * 1000000, false };
+    if (pred (fx, arg))
+        return true;
+    int id = zloop_timer (fx->loop, 0, 0, s_wait_tick, &w);
+    assert_true (id >= 0);
+    zloop_start (fx->loop);
+    zloop_timer_end (fx->loop, id);
+    return w.held;
+}
+
+static bool
+have_replies (fixture_t *fx, size_t n)
+{
+    return fx->nreplies >= n;
+}
+
+static bool
+is_ready (fixture_t *fx, size_t n)
+{
+    (void) n;
+    return fx->ready > 0;
+}
+
+static bool
+is_closed (fixture_t *fx, size_t n)
+{
+    (void) n;
+    return fx->closed > 0;
+}
+
+static bool
+never (fixture_t *fx, size_t n)
+{
+    (void) fx;
+    (void) n;
+    return false;
+}
+
+/*  The monitor has read everything the server wrote (nothing left in the socket's queue). */
+static bool
+server_drained (fixture_t *fx, size_t n)
+{
+    (void) n;
+    int queued = -1;
+    assert_int_equal (ioctl (fx->server_fd, SIOCOUTQ, &queued), 0);
+    return queued == 0;
+}
+
+static size_t
+count_lines (const char *buf, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    return n;
+}
+
+/*  The server has received at least N complete lines. */
+static bool
+server_has_lines (fixture_t *fx, size_t n)
+{
+    for (;;) {
+        ssize_t got = recv (fx->server_fd, fx->sbuf + fx->slen, sizeof fx->sbuf - fx->slen - 1,
+                            MSG_DONTWAIT);
+        if (got <= 0)
+            break;
+        fx->slen += (size_t) got;
+    }
+    return count_lines (fx->sbuf, fx->slen) >= n;
+}
+
+/*  --- Server side -------------------------------------------------------------------- */
+
+static void
+server_send (fixture_t *fx, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send (fx->server_fd, data, len, MSG_NOSIGNAL);
+        assert_true (n > 0);
+        data += n;
+        len -= (size_t) n;
+    }
+}
+
+static void
+server_send_str (fixture_t *fx, const char *text)
+{
+    server_send (fx, text, strlen (text));
+}
+
+/*  Send TEXT one byte at a time, letting the monitor read each byte on its own. */
+static void
+server_send_bytewise (fixture_t *fx, const char *text)
+{
+    for (size_t i = 0; text[i]; i++) {
+        server_send (fx, text + i, 1);
+        assert_true (run_until (fx, server_drained, 0, WAIT_MS));
+    }
+}
+
+static void
+server_send_fixture (fixture_t *fx, const char *name, const char *id)
+{
+    char *line = id ? fixture_with_id (name, id) : fixture_file (name);
+    server_send_str (fx, line);
+    free (line);
+}
+
+/*  Take the next command the monitor sent; returns the parsed object (caller puts it). */
+static json_object *
+server_take_command (fixture_t *fx)
+{
+    assert_true (run_until (fx, server_has_lines, 1, WAIT_MS));
+    char *nl = memchr (fx->sbuf, '\n', fx->slen);
+    assert_non_null (nl);
+    *nl = '\0';
+    json_object *cmd = json_tokener_parse (fx->sbuf);
+    assert_non_null (cmd);
+    size_t used = (size_t) (nl - fx->sbuf) + 1;
+    memmove (fx->sbuf, fx->sbuf + used, fx->slen - used);
+    fx->slen -= used;
+    return cmd;
+}
+
+/*  Take the next command, check its name, and copy its id into ID. */
+static void
+server_expect (fixture_t *fx, const char *command, char id[32])
+{
+    json_object *cmd = server_take_command (fx);
+    assert_string_equal (vb_json_str (cmd, "execute", ""), command);
+    const char *got = vb_json_str (cmd, "id", NULL);
+    assert_non_null (got);
+    snprintf (id, 32, "%s", got);
+    json_object_put (cmd);
+}
+
+static void
+handshake (fixture_t *fx)
+{
+    char id[32];
+    server_send_fixture (fx, "greeting.json", NULL);
+    server_expect (fx, "qmp_capabilities", id);
+    server_send_fixture (fx, "qmp_capabilities.json", id);
+    assert_true (run_until (fx, is_ready, 0, WAIT_MS));
+}
+
+static void
+issue (fixture_t *fx, const char *command, json_object *args, int deadline_ms, int tag)
+{
+    vb_error_t err = { 0 };
+    int rc = qemu_monitor_command (fx->mon, command, &args, deadline_ms, on_reply,
+                                   &fx->ctx[tag], &err);
+    if (rc != 0)
+        fail_msg ("qemu_monitor_command %s: %s", command, err.message);
+    assert_null (args);
+}
+
+static reply_rec_t *
+reply_for (fixture_t *fx, int tag)
+{
+    reply_rec_t *found = NULL;
+    for (size_t i = 0; i < fx->nreplies; i++)
+        if (fx->replies[i].tag == tag) {
+            assert_null (found);    /* every callback exactly once */
+            found = &fx->replies[i];
+        }
+    assert_non_null (found);
+    return found;
+}
+
+/*  --- Tests -------------------------------------------------------------------------- */
+
+static void
+test_qemu_monitor_greeting_then_capabilities_makes_it_ready (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    assert_false (qemu_monitor_is_ready (fx->mon));
+    assert_int_equal (qemu_monitor_qemu_version (fx->mon, NULL, NULL, NULL), -1);
+
+    server_send_fixture (fx, "greeting.json", NULL);
+    json_object *cmd = server_take_command (fx);
+    assert_string_equal (vb_json_str (cmd, "execute", ""), "qmp_capabilities");
+    assert_false (json_object_object_get_ex (cmd, "arguments", NULL));
+    char *reply = fixture_with_id ("qmp_capabilities.json", vb_json_str (cmd, "id", "?"));
+    json_object_put (cmd);
+    assert_false (qemu_monitor_is_ready (fx->mon));
+    server_send_str (fx, reply);
+    free (reply);
+    assert_true (run_until (fx, is_ready, 0, WAIT_MS));
+
+    assert_int_equal (fx->ready, 1);
+    assert_true (qemu_monitor_is_ready (fx->mon));
+    int major, minor, micro;
+    assert_int_equal (qemu_monitor_qemu_version (fx->mon, &major, &minor, &micro), 0);
+    assert_int_equal (major, 7);
+    assert_int_equal (minor, 2);
+    assert_int_equal (micro, 22);
+    assert_int_equal (qemu_monitor_pending (fx->mon), 0);
+    assert_string_equal (qemu_monitor_name (fx->mon), fx->path);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_commands_before_greeting_are_sent_after_capabilities (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    json_object *args = json_object_new_object ();
+    json_object_object_add (args, "flat", json_object_new_boolean (true));
+    issue (fx, "query-named-block-nodes", args, WAIT_MS, 1);
+    assert_int_equal (qemu_monitor_pending (fx->mon), 1);
+    /*  Nothing may reach QEMU before its greeting. */
+    assert_false (run_until (fx, server_has_lines, 1, 50));
+
+    char caps_id[32], id[32];
+    server_send_fixture (fx, "greeting.json", NULL);
+    server_expect (fx, "qmp_capabilities", caps_id);
+    json_object *cmd = server_take_command (fx);
+    assert_string_equal (vb_json_str (cmd, "execute", ""), "query-named-block-nodes");
+    json_object *got_args = NULL;
+    assert_true (json_object_object_get_ex (cmd, "arguments", &got_args));
+    assert_true (vb_json_bool (got_args, "flat", false));
+    snprintf (id, sizeof id, "%s", vb_json_str (cmd, "id", "?"));
+    assert_string_not_equal (id, caps_id);
+    json_object_put (cmd);
+
+    server_send_fixture (fx, "qmp_capabilities.json", caps_id);
+    server_send_fixture (fx, "query-named-block-nodes.json", id);
+    assert_true (run_until (fx, have_replies, 1, WAIT_MS));
+    assert_int_equal (fx->ready, 1);
+    reply_rec_t *r = reply_for (fx, 1);
+    assert_int_equal (r->code, VB_OK);
+    assert_true (json_object_is_type (r->result, json_type_array));
+    /*  The capture holds the raw disk and the three layers of the qcow2 chain, two nodes each. */
+    assert_int_equal (json_object_array_length (r->result), 8);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_pipelined_replies_out_of_order_match_by_id (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue (fx, "query-status", NULL, WAIT_MS, 1);
+    issue (fx, "query-block", NULL, WAIT_MS, 2);
+    issue (fx, "query-blockstats", NULL, WAIT_MS, 3);
+    assert_int_equal (qemu_monitor_pending (fx->mon), 3);
+
+    /*  All three arrive before any reply: they are pipelined. */
+    char id1[32], id2[32], id3[32];
+    server_expect (fx, "query-status", id1);
+    server_expect (fx, "query-block", id2);
+    server_expect (fx, "query-blockstats", id3);
+    assert_string_not_equal (id1, id2);
+    assert_string_not_equal (id2, id3);
+    assert_string_not_equal (id1, id3);
+
+    server_send_fixture (fx, "query-blockstats.json", id3);
+    server_send_fixture (fx, "query-status-prelaunch.json", id1);
+    server_send_fixture (fx, "query-block.json", id2);
+    assert_true (run_until (fx, have_replies, 3, WAIT_MS));
+    assert_int_equal (fx->nreplies, 3);
+    assert_int_equal (fx->replies[0].tag, 3);
+    assert_int_equal (fx->replies[1].tag, 1);
+    assert_int_equal (fx->replies[2].tag, 2);
+
+    reply_rec_t *status = reply_for (fx, 1);
+    assert_int_equal (status->code, VB_OK);
+    assert_string_equal (vb_json_str (status->result, "status", ""), "prelaunch");
+    assert_false (vb_json_bool (status->result, "running", true));
+
+    reply_rec_t *block = reply_for (fx, 2);
+    assert_int_equal (json_object_array_length (block->result), 2);
+    json_object *vda = json_object_array_get_idx (block->result, 0);
+    assert_string_equal (vb_json_str (vda, "qdev", ""), "/machine/peripheral/vda/virtio-backend");
+
+    reply_rec_t *stats = reply_for (fx, 3);
+    assert_int_equal (json_object_array_length (stats->result), 2);
+    json_object *vda_stats = json_object_array_get_idx (stats->result, 0);
+    json_object *backing = NULL;
+    assert_true (json_object_object_get_ex (vda_stats, "backing", &backing));
+    assert_string_equal (vb_json_str (backing, "node-name", ""), "mid-fmt");
+    assert_int_equal (qemu_monitor_pending (fx->mon), 0);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_events_between_replies_go_to_event_callback (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue (fx, "cont", NULL, WAIT_MS, 1);
+    issue (fx, "stop", NULL, WAIT_MS, 2);
+    char id1[32], id2[32];
+    server_expect (fx, "cont", id1);
+    server_expect (fx, "stop", id2);
+
+    /*  As QEMU sent them in the capture: each event just before the reply it belongs to, here all
+     *  in one write. */
+    char *ev1 = fixture_file ("event-cont-RESUME.json");
+    char *r1 = fixture_with_id ("cont.json", id1);
+    char *ev2 = fixture_file ("event-stop-STOP.json");
+    char *r2 = fixture_with_id ("stop.json", id2);
+    char *all = NULL;
+    assert_true (asprintf (&all, "%s%s%s%s", ev1, r1, ev2, r2) > 0);
+    server_send_str (fx, all);
+    free (ev1);
+    free (r1);
+    free (ev2);
+    free (r2);
+    free (all);
+
+    assert_true (run_until (fx, have_replies, 2, WAIT_MS));
+    assert_int_equal (fx->nevents, 2);
+    assert_string_equal (fx->events[0].name, "RESUME");
+    assert_int_equal (fx->events[0].timestamp_us, 1795634708840712LL);
+    assert_null (fx->events[0].data);
+    assert_string_equal (fx->events[1].name, "STOP");
+    assert_int_equal (fx->events[1].timestamp_us, 1795634708850442LL);
+    assert_int_equal (reply_for (fx, 1)->code, VB_OK);
+    assert_int_equal (reply_for (fx, 2)->code, VB_OK);
+    assert_int_equal (json_object_object_length (reply_for (fx, 1)->result), 0);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_event_with_data_passes_data (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    server_send_fixture (fx, "event-system_reset-RESET.json", NULL);
+    server_send_fixture (fx, "event-quit-SHUTDOWN.json", NULL);
+    assert_false (run_until (fx, never, 0, 50));
+    assert_int_equal (fx->nevents, 2);
+    assert_string_equal (fx->events[0].name, "RESET");
+    assert_string_equal (vb_json_str (fx->events[0].data, "reason", ""), "host-qmp-system-reset");
+    assert_string_equal (fx->events[1].name, "SHUTDOWN");
+    assert_false (vb_json_bool (fx->events[1].data, "guest", true));
+    assert_string_equal (vb_json_str (fx->events[1].data, "reason", ""), "host-qmp-quit");
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_byte_by_byte_reads_reassemble_lines (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    char id[32];
+    char *text = fixture_file ("greeting.json");
+    server_send_bytewise (fx, text);
+    free (text);
+    server_expect (fx, "qmp_capabilities", id);
+    text = fixture_with_id ("qmp_capabilities.json", id);
+    server_send_bytewise (fx, text);
+    free (text);
+    assert_int_equal (fx->ready, 1);
+
+    issue (fx, "query-blockstats", NULL, WAIT_MS, 1);
+    server_expect (fx, "query-blockstats", id);
+    char *ev = fixture_file ("event-system_powerdown-POWERDOWN.json");
+    char *reply = fixture_with_id ("query-blockstats.json", id);
+    text = NULL;
+    assert_true (asprintf (&text, "%s%s", ev, reply) > 0);
+    size_t len = strlen (text);
+    assert_true (len > 5000);
+    /*  Everything but the final newline: nothing may be delivered for the unfinished line. */
+    char last[2] = { text[len - 1], '\0' };
+    assert_int_equal (last[0], '\n');
+    text[len - 1] = '\0';
+    server_send_bytewise (fx, text);
+    assert_int_equal (fx->nevents, 1);
+    assert_string_equal (fx->events[0].name, "POWERDOWN");
+    assert_int_equal (fx->nreplies, 0);
+    server_send_bytewise (fx, last);
+    assert_int_equal (fx->nreplies, 1);
+    reply_rec_t *r = reply_for (fx, 1);
+    assert_int_equal (r->code, VB_OK);
+    assert_int_equal (json_object_array_length (r->result), 2);
+    free (ev);
+    free (reply);
+    free (text);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_deadline_answers_timeout_and_monitor_stays_usable (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    int64_t t0 = vb_now_ns ();
+    issue (fx, "query-status", NULL, 50, 1);
+    issue (fx, "query-kvm", NULL, 100, 2);
+    issue (fx, "query-block", NULL, WAIT_MS, 3);
+    char id1[32], id2[32], id3[32];
+    server_expect (fx, "query-status", id1);
+    server_expect (fx, "query-kvm", id2);
+    server_expect (fx, "query-block", id3);
+
+    assert_true (run_until (fx, have_replies, 2, WAIT_MS));
+    reply_rec_t *r1 = reply_for (fx, 1);
+    reply_rec_t *r2 = reply_for (fx, 2);
+    assert_int_equal (r1->code, VB_ERR_TIMEOUT);
+    assert_int_equal (r2->code, VB_ERR_TIMEOUT);
+    assert_non_null (strstr (r1->message, "query-status"));
+    assert_non_null (strstr (r1->message, fx->path));
+    assert_true (r1->at_ns - t0 >= 50 * 1000000LL);
+    assert_true (r2->at_ns - t0 >= 100 * 1000000LL);
+    assert_true (r1->at_ns <= r2->at_ns);
+    /*  Bounded: well before the third command's deadline. */
+    assert_true (r2->at_ns - t0 < 2000 * 1000000LL);
+    assert_false (qemu_monitor_is_closed (fx->mon));
+    assert_int_equal (qemu_monitor_pending (fx->mon), 1);
+
+    /*  Late replies to the timed-out commands are discarded; the monitor keeps serving. */
+    server_send_fixture (fx, "query-status-running.json", id1);
+    server_send_fixture (fx, "query-kvm.json", id2);
+    server_send_fixture (fx, "query-block.json", id3);
+    assert_true (run_until (fx, have_replies, 3, WAIT_MS));
+    assert_int_equal (reply_for (fx, 3)->code, VB_OK);
+    issue (fx, "query-kvm", NULL, WAIT_MS, 4);
+    server_expect (fx, "query-kvm", id1);
+    server_send_fixture (fx, "query-kvm.json", id1);
+    assert_true (run_until (fx, have_replies, 4, WAIT_MS));
+    reply_rec_t *r4 = reply_for (fx, 4);
+    assert_int_equal (r4->code, VB_OK);
+    assert_true (vb_json_bool (r4->result, "enabled", false));
+    assert_int_equal (fx->nreplies, 4);
+    assert_int_equal (fx->closed, 0);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_eof_fails_pending_commands_and_reports_close_once (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue (fx, "quit", NULL, WAIT_MS, 1);
+    issue (fx, "query-status", NULL, WAIT_MS, 2);
+    issue (fx, "query-block", NULL, WAIT_MS, 3);
+    char id[32];
+    server_expect (fx, "quit", id);
+    /*  As in the capture: the SHUTDOWN event, the reply to quit, then end of file. */
+    server_send_fixture (fx, "event-quit-SHUTDOWN.json", NULL);
+    server_send_fixture (fx, "quit.json", id);
+    close (fx->server_fd);
+    fx->server_fd = -1;
+
+    assert_true (run_until (fx, is_closed, 0, WAIT_MS));
+    assert_int_equal (fx->nreplies, 3);
+    assert_int_equal (reply_for (fx, 1)->code, VB_OK);
+    assert_int_equal (reply_for (fx, 2)->code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    assert_int_equal (reply_for (fx, 3)->code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    assert_non_null (strstr (reply_for (fx, 2)->message, "query-status"));
+    assert_int_equal (fx->nevents, 1);
+    assert_string_equal (fx->events[0].name, "SHUTDOWN");
+    assert_int_equal (fx->close_reason.code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    assert_non_null (strstr (fx->close_reason.message, fx->path));
+    assert_true (qemu_monitor_is_closed (fx->mon));
+    assert_false (qemu_monitor_is_ready (fx->mon));
+
+    vb_error_t err = { 0 };
+    json_object *args = json_object_new_object ();
+    assert_int_equal (qemu_monitor_command (fx->mon, "query-status", &args, WAIT_MS, on_reply,
+                                            &fx->ctx[4], &err), -1);
+    assert_null (args);
+    assert_int_equal (err.code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    assert_false (run_until (fx, never, 0, 50));
+    assert_int_equal (fx->closed, 1);
+    assert_int_equal (fx->nreplies, 3);
+    fixture_destroy (&fx);
+}
+
+static void
+check_bad_line_closes (const char *line)
+{
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue (fx, "query-status", NULL, WAIT_MS, 1);
+    server_send_str (fx, line);
+    assert_true (run_until (fx, is_closed, 0, WAIT_MS));
+    assert_int_equal (fx->closed, 1);
+    assert_int_equal (fx->close_reason.code, VB_ERR_OPERATION_FAILED);
+    assert_non_null (strstr (fx->close_reason.message, "not one JSON object"));
+    assert_int_equal (fx->nreplies, 1);
+    assert_int_equal (reply_for (fx, 1)->code, VB_ERR_OPERATION_FAILED);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_garbage_line_closes_with_operation_failed (void **state)
+{
+    (void) state;
+    check_bad_line_closes ("this is not json\r\n");
+    check_bad_line_closes ("[1, 2]\r\n");
+    check_bad_line_closes ("42\r\n");
+    check_bad_line_closes ("{\"return\": {}} trailing\r\n");
+    check_bad_line_closes ("{\"return\": \r\n");
+    check_bad_line_closes ("{\"return\": 'single quoted'}\r\n");
+    check_bad_line_closes ("{\"return\": {}, \"id\": \"vb-1\"\x01}\r\n");
+}
+
+static void
+test_qemu_monitor_oversized_line_closes_with_operation_failed (void **state)
+{
+    (void) state;
+    /*  Without a newline: the monitor must not buffer without bound. */
+    fixture_t *fx = fixture_new (NULL);
+    qemu_monitor_set_max_line (fx->mon, 4096);
+    handshake (fx);
+    issue (fx, "query-status", NULL, WAIT_MS, 1);
+    size_t big = 64 * 1024;
+    char *junk = malloc (big);
+    memset (junk, 'x', big);
+    server_send (fx, junk, big);
+    assert_true (run_until (fx, is_closed, 0, WAIT_MS));
+    assert_int_equal (fx->close_reason.code, VB_ERR_OPERATION_FAILED);
+    assert_non_null (strstr (fx->close_reason.message, "4096"));
+    assert_int_equal (reply_for (fx, 1)->code, VB_ERR_OPERATION_FAILED);
+    fixture_destroy (&fx);
+
+    /*  A complete line over the limit, arriving in one read. */
+    fx = fixture_new (NULL);
+    qemu_monitor_set_max_line (fx->mon, 4096);
+    handshake (fx);
+    char id[32];
+    issue (fx, "query-blockstats", NULL, WAIT_MS, 1);
+    server_expect (fx, "query-blockstats", id);
+    server_send_fixture (fx, "query-blockstats.json", id);    /* 5812 bytes */
+    assert_true (run_until (fx, is_closed, 0, WAIT_MS));
+    assert_int_equal (fx->close_reason.code, VB_ERR_OPERATION_FAILED);
+    assert_int_equal (reply_for (fx, 1)->code, VB_ERR_OPERATION_FAILED);
+    fixture_destroy (&fx);
+
+    /*  The same reply under a limit it fits. */
+    fx = fixture_new (NULL);
+    qemu_monitor_set_max_line (fx->mon, 8192);
+    handshake (fx);
+    issue (fx, "query-blockstats", NULL, WAIT_MS, 1);
+    server_expect (fx, "query-blockstats", id);
+    server_send_fixture (fx, "query-blockstats.json", id);
+    assert_true (run_until (fx, have_replies, 1, WAIT_MS));
+    assert_int_equal (reply_for (fx, 1)->code, VB_OK);
+    assert_int_equal (fx->closed, 0);
+    fixture_destroy (&fx);
+    free (junk);
+}
+
+static void
+test_qemu_monitor_qmp_errors_map_to_codes (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue (fx, "no-such-command", NULL, WAIT_MS, 1);
+    issue (fx, "blockdev-del", NULL, WAIT_MS, 2);
+    char id1[32], id2[32];
+    server_expect (fx, "no-such-command", id1);
+    server_expect (fx, "blockdev-del", id2);
+    server_send_fixture (fx, "error-missing-argument.json", id2);
+    server_send_fixture (fx, "error-command-not-found.json", id1);
+    assert_true (run_until (fx, have_replies, 2, WAIT_MS));
+    reply_rec_t *r1 = reply_for (fx, 1);
+    assert_int_equal (r1->code, VB_ERR_UNSUPPORTED);
+    assert_string_equal (r1->qmp_class, "CommandNotFound");
+    assert_null (r1->result);
+    reply_rec_t *r2 = reply_for (fx, 2);
+    assert_int_equal (r2->code, VB_ERR_OPERATION_FAILED);
+    assert_string_equal (r2->qmp_class, "GenericError");
+    assert_non_null (strstr (r2->message, "Parameter 'node-name' is missing"));
+    assert_non_null (strstr (r2->message, "blockdev-del"));
+    assert_false (qemu_monitor_is_closed (fx->mon));
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_many_monitors_on_one_loop_a_hung_one_delays_only_itself (void **state)
+{
+    (void) state;
+    zloop_t *loop = zloop_new ();
+    fixture_t *hung = fixture_new (loop);
+    fixture_t *live = fixture_new (loop);
+    handshake (hung);
+    handshake (live);
+    issue (hung, "query-status", NULL, 300, 1);
+    char id[32];
+    server_expect (hung, "query-status", id);
+    for (int i = 0; i < 5; i++) {
+        issue (live, "query-status", NULL, WAIT_MS, i);
+        server_expect (live, "query-status", id);
+        server_send_fixture (live, "query-status-running.json", id);
+        assert_true (run_until (live, have_replies, (size_t) i + 1, WAIT_MS));
+        assert_int_equal (reply_for (live, i)->code, VB_OK);
+    }
+    assert_int_equal (hung->nreplies, 0);
+    assert_true (run_until (hung, have_replies, 1, WAIT_MS));
+    assert_int_equal (reply_for (hung, 1)->code, VB_ERR_TIMEOUT);
+    assert_int_equal (live->nreplies, 5);
+    fixture_destroy (&hung);
+    fixture_destroy (&live);
+    zloop_destroy (&loop);
+}
+
+static void
+test_qemu_monitor_destroy_inside_reply_callback_fails_the_rest (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue (fx, "query-status", NULL, WAIT_MS, 1);
+    issue (fx, "query-kvm", NULL, WAIT_MS, 2);
+    char id1[32], id2[32];
+    server_expect (fx, "query-status", id1);
+    server_expect (fx, "query-kvm", id2);
+    /*  Both replies in one write: the second is already read when the first destroys. */
+    char *r1 = fixture_with_id ("query-status-running.json", id1);
+    char *r2 = fixture_with_id ("query-kvm.json", id2);
+    char *both = NULL;
+    assert_true (asprintf (&both, "%s%s", r1, r2) > 0);
+    fx->destroy_in_reply = true;
+    server_send_str (fx, both);
+    free (r1);
+    free (r2);
+    free (both);
+    assert_true (run_until (fx, have_replies, 2, WAIT_MS));
+    assert_null (fx->mon);
+    assert_int_equal (reply_for (fx, 1)->code, VB_OK);
+    assert_int_equal (reply_for (fx, 2)->code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    assert_false (run_until (fx, never, 0, 30));
+    assert_int_equal (fx->nreplies, 2);
+    assert_int_equal (fx->closed, 0);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_destroy_fails_pending_commands (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    issue (fx, "query-status", NULL, WAIT_MS, 1);
+    qemu_monitor_destroy (&fx->mon);
+    assert_null (fx->mon);
+    assert_int_equal (fx->nreplies, 1);
+    assert_int_equal (reply_for (fx, 1)->code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    /*  Nothing of the monitor is left on the loop. */
+    assert_false (run_until (fx, never, 0, 30));
+    assert_int_equal (fx->closed, 0);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_missing_socket_answers_hypervisor_unavailable (void **state)
+{
+    (void) state;
+    zloop_t *loop = zloop_new ();
+    vb_error_t err = { 0 };
+    qemu_monitor_t *mon = qemu_monitor_new (loop, "/nonexistent/vb-qmp.sock", &callbacks, NULL,
+                                            &err);
+    assert_null (mon);
+    assert_int_equal (err.code, VB_ERR_HYPERVISOR_UNAVAILABLE);
+    assert_non_null (strstr (err.message, "/nonexistent/vb-qmp.sock"));
+    char longpath[300];
+    memset (longpath, 'a', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = '\0';
+    mon = qemu_monitor_new (loop, longpath, &callbacks, NULL, &err);
+    assert_null (mon);
+    assert_int_equal (err.code, VB_ERR_INVALID_ARG);
+    zloop_destroy (&loop);
+}
+
+static void
+test_qemu_monitor_silent_peer_fails_handshake_with_timeout (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    qemu_monitor_set_handshake_timeout (fx->mon, 60);
+    issue (fx, "query-status", NULL, WAIT_MS, 1);
+    assert_true (run_until (fx, is_closed, 0, WAIT_MS));
+    assert_int_equal (fx->close_reason.code, VB_ERR_TIMEOUT);
+    assert_int_equal (reply_for (fx, 1)->code, VB_ERR_TIMEOUT);
+    assert_int_equal (fx->ready, 0);
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_first_message_not_greeting_closes (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    server_send_fixture (fx, "query-kvm.json", NULL);
+    assert_true (run_until (fx, is_closed, 0, WAIT_MS));
+    assert_int_equal (fx->close_reason.code, VB_ERR_OPERATION_FAILED);
+    assert_non_null (strstr (fx->close_reason.message, "greeting"));
+    fixture_destroy (&fx);
+}
+
+static void
+test_qemu_monitor_invalid_commands_are_refused_without_callback (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    vb_error_t err = { 0 };
+    json_object *args = json_object_new_array ();
+    assert_int_equal (qemu_monitor_command (fx->mon, "query-status", &args, WAIT_MS, on_reply,
+                                            &fx->ctx[1], &err), -1);
+    assert_null (args);
+    assert_int_equal (err.code, VB_ERR_INVALID_ARG);
+    args = json_object_new_object ();
+    assert_int_equal (qemu_monitor_command (fx->mon, "bad name\"", &args, WAIT_MS, on_reply,
+                                            &fx->ctx[1], &err), -1);
+    assert_null (args);
+    assert_int_equal (err.code, VB_ERR_INVALID_ARG);
+    assert_int_equal (qemu_monitor_command (fx->mon, "query-status", NULL, 0, on_reply,
+                                            &fx->ctx[1], &err), -1);
+    assert_int_equal (err.code, VB_ERR_INVALID_ARG);
+    assert_int_equal (qemu_monitor_command (fx->mon, "query-status", NULL, WAIT_MS, NULL,
+                                            NULL, &err), -1);
+    assert_false (run_until (fx, server_has_lines, 1, 30));
+    assert_int_equal (fx->nreplies, 0);
+    assert_int_equal (qemu_monitor_pending (fx->mon), 0);
+    fixture_destroy (&fx);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_qemu_monitor_greeting_then_capabilities_makes_it_ready),
+        cmocka_unit_test (test_qemu_monitor_commands_before_greeting_are_sent_after_capabilities),
+        cmocka_unit_test (test_qemu_monitor_pipelined_replies_out_of_order_match_by_id),
+        cmocka_unit_test (test_qemu_monitor_events_between_replies_go_to_event_callback),
+        cmocka_unit_test (test_qemu_monitor_event_with_data_passes_data),
+        cmocka_unit_test (test_qemu_monitor_byte_by_byte_reads_reassemble_lines),
+        cmocka_unit_test (test_qemu_monitor_deadline_answers_timeout_and_monitor_stays_usable),
+        cmocka_unit_test (test_qemu_monitor_eof_fails_pending_commands_and_reports_close_once),
+        cmocka_unit_test (test_qemu_monitor_garbage_line_closes_with_operation_failed),
+        cmocka_unit_test (test_qemu_monitor_oversized_line_closes_with_operation_failed),
+        cmocka_unit_test (test_qemu_monitor_qmp_errors_map_to_codes),
+        cmocka_unit_test (
+            test_qemu_monitor_many_monitors_on_one_loop_a_hung_one_delays_only_itself),
+        cmocka_unit_test (test_qemu_monitor_destroy_inside_reply_callback_fails_the_rest),
+        cmocka_unit_test (test_qemu_monitor_destroy_fails_pending_commands),
+        cmocka_unit_test (test_qemu_monitor_missing_socket_answers_hypervisor_unavailable),
+        cmocka_unit_test (test_qemu_monitor_silent_peer_fails_handshake_with_timeout),
+        cmocka_unit_test (test_qemu_monitor_first_message_not_greeting_closes),
+        cmocka_unit_test (test_qemu_monitor_invalid_commands_are_refused_without_callback),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
