@@ -83,6 +83,9 @@ typedef struct {
         const char *op;
         vb_driver_op_fn fn;
     } *extra_ops;
+
+    /*  A paragraph for `--help` saying what this binary serves (may be NULL). */
+    const char *help;
 } vb_driver_t;
 
 /* --- The call a driver answers ----------------------------------------------------------- */

@@ -42,7 +42,9 @@ vb_worker_t *vb_worker_new (const vb_worker_config_t *config, const vb_driver_t 
                             vb_error_t *err);
 void vb_worker_destroy (vb_worker_t **self_p);
 
-/*  Run the event loop until interrupted or vb_worker_stop(). Returns 0, or -1 on a fatal error. */
+/*  Run the event loop until interrupted or vb_worker_stop(). Returns 0, or -1 on a fatal error.
+ *  vb_worker_stop() is called from the loop's own thread (a handler); the loop ends on its next
+ *  turn. */
 int vb_worker_run (vb_worker_t *self);
 void vb_worker_stop (vb_worker_t *self);
 
