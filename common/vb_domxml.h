@@ -2,10 +2,27 @@
  *
  *  Users bring the XML they already have: this module reads the subset of libvirt's domain XML a
  *  plain VM or container uses (see docs/protocol.md "Domain XML") into a definition, and formats a
- *  definition back as libvirt would. Elements and attributes it does not model are kept verbatim
- *  (as XML fragments in document order) and echoed back on format, never dropped. Invalid values
- *  answer INVALID_XML naming the element and the reason ("<memory>: unit 'XB' is not a size
- *  unit"). parse -> format -> parse gives an equal definition.
+ *  definition back as libvirt would. parse -> format -> parse gives an equal definition.
+ *
+ *  Unknown elements are never dropped: a child element the module does not model (of <domain>,
+ *  <os>, <devices>, <disk>, <interface>, <serial>/<console>, <filesystem>), and any element in a
+ *  foreign namespace (<qemu:commandline>), is kept verbatim in the matching extra_xml field and
+ *  echoed back on format: domain-level ones after </os>, <os>-level ones last in <os>, device-
+ *  level ones after the consoles, the rest last inside their element. Dropped on purpose, so
+ *  callers must not rely on them: attributes the module does not model on elements it does
+ *  (<domain id=>, <driver cache=>, <vcpu current=>, <disk snapshot=> ...), children of the
+ *  leaf elements it models (<source><seclabel/></source>, <target><model/></target> of a serial,
+ *  <driver><metadata_cache/></driver> ...), children of <backingStore> other than <format>/
+ *  <source>/<backingStore>, markup inside <description> (its text is kept), and comments and
+ *  processing instructions outside unknown elements. backingStore index= is ignored on input
+ *  (the chain is renumbered by depth, 1 = first backing file, DESIGN §4).
+ *
+ *  Parsing is safe on hostile input: documents over VB_DOMXML_MAX_BYTES, any DOCTYPE (so no
+ *  entity declarations, no external entities, no DTD loading) and network access are refused.
+ *  The document must be UTF-8 (an encoding declaration is ignored). Every parse failure answers INVALID_XML (also for valid libvirt XML virtbus does not support,
+ *  such as <disk type='network'>) with a sentence naming the element, its line and the reason:
+ *  "<memory> at line 7: unit 'XB' is not a size unit". A driver checks what it cannot run
+ *  (e.g. os type 'exe' on qemu is refused here already; an lxc domain without <init> is not).
  */
 #ifndef VB_DOMXML_H
 #define VB_DOMXML_H
@@ -16,10 +33,16 @@
 
 #include "vb_error.h"
 
+/*  Largest document vb_domxml_parse and vb_domxml_peek_type accept, in bytes. */
+#define VB_DOMXML_MAX_BYTES (1024 * 1024)
+
 typedef enum { VB_DISK_TYPE_FILE = 0, VB_DISK_TYPE_BLOCK } vb_disk_type_t;
 typedef enum { VB_DISK_DEVICE_DISK = 0, VB_DISK_DEVICE_CDROM } vb_disk_device_t;
 typedef enum { VB_DISK_FORMAT_RAW = 0, VB_DISK_FORMAT_QCOW2 } vb_disk_format_t;
-typedef enum { VB_DISK_BUS_VIRTIO = 0, VB_DISK_BUS_SATA, VB_DISK_BUS_SCSI } vb_disk_bus_t;
+/*  Target dev prefixes: vd* -> virtio; sd* -> sata or scsi (default scsi); xvd* -> xen (issue 7).
+ *  A bus that does not match its dev's prefix is INVALID_XML. */
+typedef enum { VB_DISK_BUS_VIRTIO = 0, VB_DISK_BUS_SATA, VB_DISK_BUS_SCSI,
+               VB_DISK_BUS_XEN } vb_disk_bus_t;
 
 /*  One layer of a disk's backing chain, as shown in the live XML
  *  (<backingStore type='file' index='N'><format type='qcow2'/><source file='...'/>...). */
@@ -44,6 +67,9 @@ typedef struct {
     char *serial;                 /* <serial>; NULL when absent */
     vb_backing_store_t *backing;  /* live chain (format only; parse keeps it if present) */
     char *extra_xml;              /* unknown children of <disk>, verbatim; NULL when none */
+    /*  Every extra_xml field holds whole elements, each indented for its place in the formatted
+     *  document (2 spaces per level: <domain> children at 2, <disk> children at 6) and ending
+     *  with a newline. Format appends it as is. */
 } vb_disk_def_t;
 
 typedef enum { VB_NET_TYPE_USER = 0, VB_NET_TYPE_ETHERNET } vb_net_type_t;
@@ -62,14 +88,16 @@ typedef struct {
     vb_chr_kind_t kind;  /* <serial type='pty'> or <console type='pty'> */
     char *target_type;   /* <target type=> (console: 'serial'|'virtio'); NULL when absent */
     int port;            /* <target port=>; -1 when absent */
+    char *extra_xml;     /* unknown children (e.g. a live <source path=>, <alias>) */
 } vb_chr_def_t;
 
 /*  LXC parts (issue 6) and Xen parts (issue 7) are added here by those issues. */
 typedef struct {
     char *type;       /* <filesystem type='mount'> */
-    char *source;     /* <source dir=> (absolute) */
-    char *target;     /* <target dir=> */
+    char *source;     /* <source dir=> (absolute); NULL when absent */
+    char *target;     /* <target dir=> (required, unique; absolute for lxc, a mount tag else) */
     bool readonly;
+    char *extra_xml;  /* unknown children */
 } vb_fs_def_t;
 
 typedef enum { VB_LIFECYCLE_DESTROY = 0, VB_LIFECYCLE_RESTART, VB_LIFECYCLE_PRESERVE,
@@ -100,15 +128,22 @@ typedef struct {
     vb_fs_def_t *fss;      size_t nfss;
     char *extra_xml;             /* unknown children of <domain>, verbatim */
     char *extra_devices_xml;     /* unknown children of <devices>, verbatim */
+    char *os_extra_xml;          /* unknown children of <os> (<boot dev=>, <loader> ...) */
 } vb_domain_def_t;
 
-/*  Parse XML (LEN bytes, need not be NUL-terminated). Returns a new definition, or NULL with
- *  ERR = INVALID_XML (naming the element and reason). A missing uuid is generated. */
+/*  Parse XML (LEN bytes, need not be NUL-terminated). Returns a new definition (free with
+ *  vb_domain_def_free), or NULL with ERR = INVALID_XML (naming the element, its line and the
+ *  reason; INTERNAL only when out of memory). A missing uuid is generated (random v4); a given
+ *  one is normalised to lower-case 8-4-4-4-12; MACs to lower-case xx:xx:xx:xx:xx:xx. Serials are
+ *  stored before consoles (the order format writes them in). */
 vb_domain_def_t *vb_domxml_parse (const char *xml, size_t len, vb_error_t *err);
 
-/*  Format DEF as libvirt-style domain XML (2-space indent, libvirt's element order). Includes
- *  each disk's backingStore chain when present. Returns a new string (caller frees), NULL on
- *  allocation failure. */
+/*  Format DEF as libvirt-style domain XML: 2-space indent, single-quoted attributes, elements in
+ *  libvirt's order (name, uuid, title, description, memory unit='KiB', currentMemory,
+ *  vcpu placement='static', os, <extra_xml>, on_poweroff, on_reboot, on_crash, devices: emulator,
+ *  disks, filesystems, interfaces, serials, consoles, <extra_devices_xml>). Each disk with a
+ *  backing chain gets libvirt's live form, nested <backingStore type= index=> ending in an empty
+ *  <backingStore/>. Returns a new string (caller frees), NULL on allocation failure. */
 char *vb_domxml_format (const vb_domain_def_t *def);
 
 /*  Deep copy; NULL on allocation failure. */
