@@ -826,6 +826,14 @@ chr_clear (vb_chr_def_t *c)
 }
 
 static void
+hostdev_clear (vb_hostdev_def_t *h)
+{
+    free (h->block);
+    free (h->extra_xml);
+    memset (h, 0, sizeof *h);
+}
+
+static void
 fs_clear (vb_fs_def_t *f)
 {
     free (f->type);
@@ -869,6 +877,9 @@ vb_domain_def_free (vb_domain_def_t **def_p)
     for (size_t i = 0; i < def->nfss; i++)
         fs_clear (&def->fss[i]);
     free (def->fss);
+    for (size_t i = 0; i < def->nhostdevs; i++)
+        hostdev_clear (&def->hostdevs[i]);
+    free (def->hostdevs);
     free (def->extra_xml);
     free (def->extra_devices_xml);
     free (def->os_extra_xml);
@@ -1280,6 +1291,52 @@ cleanup:
     return rc;
 }
 
+/*  Is NODE a <hostdev> this module models (mode='capabilities' type='storage')? */
+static bool
+is_storage_hostdev (xmlNodePtr node)
+{
+    const char *mode = attr_value (node, "mode"), *type = attr_value (node, "type");
+    return is_elem (node, "hostdev") && mode && type && strcmp (mode, "capabilities") == 0
+           && strcmp (type, "storage") == 0;
+}
+
+static int
+parse_hostdev (xmlNodePtr node, vb_hostdev_def_t *h, vb_error_t *err)
+{
+    strbuf_t extra = { 0 };
+    int rc = -1;
+    bool seen_source = false;
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (is_elem (c, "source")) {
+            if (once (&seen_source, c, err) < 0)
+                goto cleanup;
+            bool seen_block = false;
+            for (xmlNodePtr b = c->children; b; b = b->next) {
+                if (b->type != XML_ELEMENT_NODE)
+                    continue;
+                if (!is_elem (b, "block")) {
+                    xml_fail (err, b, "a storage hostdev source holds only <block>");
+                    goto cleanup;
+                }
+                if (once (&seen_block, b, err) < 0 || get_path_text (b, &h->block, err) < 0)
+                    goto cleanup;
+            }
+        } else if (keep_unknown (&extra, c, 3, err) < 0) {
+            goto cleanup;
+        }
+    }
+    if (!h->block) {
+        xml_fail (err, node, "the storage hostdev has no <source><block>");
+        goto cleanup;
+    }
+    rc = take_extra (&extra, &h->extra_xml, err);
+cleanup:
+    sb_reset (&extra);
+    return rc;
+}
+
 /*  Append one parsed element to an array: parse into a zeroed local, then move it in, so a
  *  failure leaves the array as it was. */
 #define APPEND_PARSED(array, count, type_t, clear, call)                                      \
@@ -1337,6 +1394,16 @@ parse_devices (xmlNodePtr node, vb_domain_def_t *def, vb_error_t *err)
                 if (strcmp (def->fss[i].target, def->fss[def->nfss - 1].target) == 0) {
                     xml_fail (err, c, "target dir '" Q "' is used by another filesystem",
                               def->fss[i].target);
+                    goto cleanup;
+                }
+        } else if (is_storage_hostdev (c)) {
+            APPEND_PARSED (def->hostdevs, def->nhostdevs, vb_hostdev_def_t, hostdev_clear,
+                           parse_hostdev (c, &item_, err));
+            for (size_t i = 0; i + 1 < def->nhostdevs; i++)
+                if (strcmp (def->hostdevs[i].block,
+                            def->hostdevs[def->nhostdevs - 1].block) == 0) {
+                    xml_fail (err, c, "block '" Q "' is used by another hostdev",
+                              def->hostdevs[i].block);
                     goto cleanup;
                 }
         } else if (keep_unknown (&extra, c, 2, err) < 0) {
@@ -1746,6 +1813,21 @@ format_filesystem (strbuf_t *sb, const vb_fs_def_t *fs)
 }
 
 static void
+format_hostdev (strbuf_t *sb, const vb_hostdev_def_t *h)
+{
+    sb_indent (sb, 2);
+    sb_puts (sb, "<hostdev mode='capabilities' type='storage'>\n");
+    sb_indent (sb, 3);
+    sb_puts (sb, "<source>\n");
+    sb_text_element (sb, 4, "block", h->block);
+    sb_indent (sb, 3);
+    sb_puts (sb, "</source>\n");
+    sb_extra (sb, h->extra_xml);
+    sb_indent (sb, 2);
+    sb_puts (sb, "</hostdev>\n");
+}
+
+static void
 format_interface (strbuf_t *sb, const vb_net_def_t *n)
 {
     sb_indent (sb, 2);
@@ -1859,6 +1941,8 @@ vb_domxml_format (const vb_domain_def_t *def)
     for (size_t i = 0; i < def->nchrs; i++)
         if (def->chrs[i].kind == VB_CHR_CONSOLE)
             format_chr (&sb, &def->chrs[i]);
+    for (size_t i = 0; i < def->nhostdevs; i++)
+        format_hostdev (&sb, &def->hostdevs[i]);
     sb_extra (&sb, def->extra_devices_xml);
     sb_indent (&sb, 1);
     sb_puts (&sb, "</devices>\n");
@@ -1934,6 +2018,13 @@ copy_fs (vb_fs_def_t *dst, const vb_fs_def_t *src)
            && copy_str (&dst->target, src->target) && copy_str (&dst->extra_xml, src->extra_xml);
 }
 
+static bool
+copy_hostdev (vb_hostdev_def_t *dst, const vb_hostdev_def_t *src)
+{
+    dst->block = dst->extra_xml = NULL;
+    return copy_str (&dst->block, src->block) && copy_str (&dst->extra_xml, src->extra_xml);
+}
+
 /*  Copy an array of N items of SIZE with COPY_ONE; *DST stays NULL for an empty array. *COPIED
  *  counts the items that free must visit (all slots are zeroed first). */
 static bool
@@ -1978,6 +2069,12 @@ static bool
 copy_fs_v (void *d, const void *s)
 {
     return copy_fs (d, s);
+}
+
+static bool
+copy_hostdev_v (void *d, const void *s)
+{
+    return copy_hostdev (d, s);
 }
 
 vb_domain_def_t *
@@ -2033,6 +2130,11 @@ vb_domain_def_copy (const vb_domain_def_t *def)
     if (ok) {
         ok = copy_array (&arr, &c->nfss, def->fss, def->nfss, sizeof *def->fss, copy_fs_v);
         c->fss = arr;
+    }
+    if (ok) {
+        ok = copy_array (&arr, &c->nhostdevs, def->hostdevs, def->nhostdevs,
+                         sizeof *def->hostdevs, copy_hostdev_v);
+        c->hostdevs = arr;
     }
     if (!ok)
         vb_domain_def_free (&c);

@@ -100,6 +100,14 @@ typedef struct {
     char *extra_xml;  /* unknown children */
 } vb_fs_def_t;
 
+/*  <hostdev mode='capabilities' type='storage'><source><block>/dev/sdf1</block></source>
+ *  </hostdev> (lxc: a host block device given to the container). Other hostdev modes and types
+ *  are not modelled and stay in extra_devices_xml. */
+typedef struct {
+    char *block;      /* <source><block> (absolute path; required) */
+    char *extra_xml;  /* unknown children of <hostdev> */
+} vb_hostdev_def_t;
+
 typedef enum { VB_LIFECYCLE_DESTROY = 0, VB_LIFECYCLE_RESTART, VB_LIFECYCLE_PRESERVE,
                VB_LIFECYCLE_RENAME_RESTART, VB_LIFECYCLE_COREDUMP_DESTROY,
                VB_LIFECYCLE_COREDUMP_RESTART } vb_lifecycle_action_t;
@@ -126,6 +134,7 @@ typedef struct {
     vb_net_def_t *nets;    size_t nnets;
     vb_chr_def_t *chrs;    size_t nchrs;
     vb_fs_def_t *fss;      size_t nfss;
+    vb_hostdev_def_t *hostdevs; size_t nhostdevs;  /* storage hostdevs, in document order */
     char *extra_xml;             /* unknown children of <domain>, verbatim */
     char *extra_devices_xml;     /* unknown children of <devices>, verbatim */
     char *os_extra_xml;          /* unknown children of <os> (<boot dev=>, <loader> ...) */
@@ -141,7 +150,8 @@ vb_domain_def_t *vb_domxml_parse (const char *xml, size_t len, vb_error_t *err);
 /*  Format DEF as libvirt-style domain XML: 2-space indent, single-quoted attributes, elements in
  *  libvirt's order (name, uuid, title, description, memory unit='KiB', currentMemory,
  *  vcpu placement='static', os, <extra_xml>, on_poweroff, on_reboot, on_crash, devices: emulator,
- *  disks, filesystems, interfaces, serials, consoles, <extra_devices_xml>). Each disk with a
+ *  disks, filesystems, interfaces, serials, consoles, storage hostdevs,
+ *  <extra_devices_xml>). Each disk with a
  *  backing chain gets libvirt's live form, nested <backingStore type= index=> ending in an empty
  *  <backingStore/>. Returns a new string (caller frees), NULL on allocation failure. */
 char *vb_domxml_format (const vb_domain_def_t *def);

@@ -8,11 +8,15 @@ packages=(
   libzmq3-dev libczmq-dev libmsgpack-dev libxml2-dev libcmocka-dev libjson-c-dev
   clang valgrind
   qemu-system-x86 qemu-utils
+  lxc lxc-dev busybox-static
+  libxen-dev
 )
-# Extra groups, by argument: bench (libvirt for side-by-side figures).
+# Extra groups, by argument: bench (libvirt for side-by-side figures); xen-live (building the
+# dom0 image of tests/xen-live).
 for group in "$@"; do
   case "$group" in
     bench) packages+=(libvirt-daemon-system libvirt-clients) ;;
+    xen-live) packages+=(debootstrap e2fsprogs cpio) ;;
     *) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

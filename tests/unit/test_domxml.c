@@ -177,6 +177,11 @@ defs_equal (const vb_domain_def_t *a, const vb_domain_def_t *b)
         EQ_NUM ("fs readonly", x->readonly, y->readonly);
         EQ_STR ("fs extra", x->extra_xml, y->extra_xml);
     }
+    EQ_NUM ("nhostdevs", a->nhostdevs, b->nhostdevs);
+    for (size_t i = 0; i < a->nhostdevs; i++) {
+        EQ_STR ("hostdev block", a->hostdevs[i].block, b->hostdevs[i].block);
+        EQ_STR ("hostdev extra", a->hostdevs[i].extra_xml, b->hostdevs[i].extra_xml);
+    }
     EQ_STR ("domain extra", a->extra_xml, b->extra_xml);
     EQ_STR ("devices extra", a->extra_devices_xml, b->extra_devices_xml);
     return true;
@@ -320,10 +325,21 @@ test_domxml_lxc_and_xen_fixture_fields_are_read (void **state)
     assert_string_equal (def->chrs[0].target_type, "lxc");
     vb_domain_def_free (&def);
 
+    /*  The storage hostdev is modelled; the misc and net ones stay verbatim. */
     def = parse_fixture ("lxc-hostdev.xml");
-    assert_non_null (strstr (def->extra_devices_xml,
-                             "<hostdev mode='capabilities' type='storage'>\n"
-                             "      <source>\n        <block>/dev/sdf1</block>\n"));
+    assert_int_equal (def->nhostdevs, 1);
+    assert_string_equal (def->hostdevs[0].block, "/dev/sdf1");
+    assert_null (def->hostdevs[0].extra_xml);
+    assert_null (strstr (def->extra_devices_xml, "type='storage'"));
+    assert_non_null (strstr (def->extra_devices_xml, "<hostdev mode='capabilities' type='misc'>"));
+    assert_non_null (strstr (def->extra_devices_xml, "<hostdev mode='capabilities' type='net'>"));
+    char *xml = vb_domxml_format (def);
+    assert_non_null (strstr (xml, "    <hostdev mode='capabilities' type='storage'>\n"
+                                  "      <source>\n"
+                                  "        <block>/dev/sdf1</block>\n"
+                                  "      </source>\n"
+                                  "    </hostdev>\n"));
+    free (xml);
     vb_domain_def_free (&def);
 
     def = parse_fixture ("xen-paravirt-type.xml");
@@ -627,6 +643,15 @@ static const struct {
       "port 'x' is not a number" },
     { DEV ("<console type='pty'><target type='serial' port='70000'/></console>"), "<target>",
       "port '70000'" },
+    { LXC ("<hostdev mode='capabilities' type='storage'><source/></hostdev>"), "<hostdev>",
+      "no <source><block>" },
+    { LXC ("<hostdev mode='capabilities' type='storage'><source><block>sdf1</block></source>"
+           "</hostdev>"), "<block>", "'sdf1' is not an absolute path" },
+    { LXC ("<hostdev mode='capabilities' type='storage'><source><char>/dev/tty0</char>"
+           "</source></hostdev>"), "<char>", "holds only <block>" },
+    { LXC ("<hostdev mode='capabilities' type='storage'><source><block>/dev/a</block>"
+           "</source></hostdev><hostdev mode='capabilities' type='storage'><source>"
+           "<block>/dev/a</block></source></hostdev>"), "<hostdev>", "used by another hostdev" },
     { LXC ("<filesystem type='bind'><target dir='/'/></filesystem>"), "<filesystem>",
       "type 'bind' is not supported" },
     { LXC ("<filesystem type='mount'><source dir='/srv'/></filesystem>"), "<filesystem>",
