@@ -5,6 +5,8 @@
 #   CI=true ./test.sh      CI run (DESIGN §7): unit tests under valgrind, every test in an
 #                          ASan+UBSan build, libFuzzer harnesses for 60 s in total
 #   ./test.sh -R REGEX     pass a ctest filter through (any ctest arguments)
+#   ./test.sh --xen-live   instead of the suite: virtbus-xen against a real Xen booted under QEMU
+#                          TCG (tests/xen-live/run.sh; takes minutes)
 #
 # Fails if a test leaves a QEMU, a virtbus process, a loop device or a network namespace behind.
 set -euo pipefail
@@ -13,6 +15,12 @@ top=$(pwd)
 jobs=$(nproc)
 
 scripts/deps.sh
+
+if [ "${1:-}" = "--xen-live" ]; then
+  cmake -S "$top" -B build/xen-live -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build/xen-live -j"$jobs" --target virtbus-xen virtbusd vbsh >/dev/null
+  exec tests/xen-live/run.sh build/xen-live
+fi
 
 snapshot() {
   {
