@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vb_error.h"
 #include "vb_proto.h"
 
 #define VB_EVENTS_DEFAULT_CAPACITY 100000
@@ -23,8 +24,19 @@
 
 typedef struct _vb_events_t vb_events_t;
 
-/*  A ring holding CAPACITY events (>= 1). NULL on allocation failure. */
+/*  A ring holding CAPACITY events (>= 1), in memory only. NULL on allocation failure. */
 vb_events_t *vb_events_new (size_t capacity);
+
+/*  The same ring kept on disk in STATE_DIR (vb_journal, <STATE_DIR>/events.journal): the events
+ *  and per-worker dedupe marks of earlier runs are loaded (the newest CAPACITY events stay in the
+ *  ring), seq continues after the highest ever stamped, and append() writes every accepted event
+ *  to the journal before it returns it. STATE_DIR NULL = vb_events_new(). NULL with ERR when the
+ *  journal cannot be opened or read. */
+vb_events_t *vb_events_open (size_t capacity, const char *state_dir, vb_error_t *err);
+
+/*  Make what append() wrote durable (one fdatasync), called once per batch of worker messages.
+ *  A no-op without a journal or when nothing was written. Returns 0, or -1 with ERR. */
+int vb_events_sync (vb_events_t *self, vb_error_t *err);
 void vb_events_destroy (vb_events_t **self_p);
 
 /*  Offer the event *EVENT_P (taken; *EVENT_P is set to NULL). Its worker, host, driver and

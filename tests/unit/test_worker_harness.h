@@ -29,6 +29,7 @@ typedef struct {
     const vb_driver_t *driver;
     int heartbeat_ms;
     bool silent;   /* do not answer the worker's heartbeats (a broker that went quiet) */
+    int64_t last_heartbeat_ms;  /* when the harness last sent a heartbeat of its own */
 } harness_t;
 
 /*  Bind the router, make a temp state dir, start the worker with DRIVER. Asserts it started. */

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vb_auth.h"
+#include "vb_event_journal.h"
 #include "vb_json.h"
 #include "vb_log.h"
 #include "vb_proto.h"
@@ -48,8 +50,8 @@ typedef struct {
     json_object *reply;   /* the REPLY body sent the first time; owned */
 } s_cache_entry_t;
 
-/*  An event kept until the broker acknowledges it. The queue is ordered by wseq; a later issue
- *  persists it (journal in the state dir) through s_pending_append / s_pending_ack. */
+/*  An event kept until the broker acknowledges it. The queue is ordered by wseq and mirrors the
+ *  event journal (vb_event_journal), which keeps it across a restart. */
 typedef struct {
     uint64_t wseq;
     json_object *body;    /* the EVENT body; owned */
@@ -78,6 +80,7 @@ struct _vb_worker_t {
 
     zloop_t *loop;
     zsock_t *dealer;
+    vb_auth_keys_t *keys;    /* CURVE keys for the broker link; NULL = none */
     int heartbeat_timer;
     int ready_timer;         /* -1 when READY needs no retry */
     int stop_timer;          /* -1 unless vb_worker_stop() was called */
@@ -91,6 +94,9 @@ struct _vb_worker_t {
 
     uint64_t next_wseq;
     zlistx_t *pending;       /* s_pending_event_t *, ascending wseq */
+    vb_event_journal_t *journal;
+    uint64_t unsent_from;    /* first pending wseq not sent yet (journal not synced); 0 = none */
+    int event_timer;         /* -1 unless unsent events wait for the end of the loop turn */
 
     zhashx_t *cache;         /* key -> s_cache_entry_t * */
     zlistx_t *cache_order;   /* keys of answered entries, oldest first (borrowed from entries) */
@@ -186,9 +192,13 @@ s_outq_clear (vb_worker_t *self)
 /*  Send a worker command in order after everything sent before it; BODY taken. Dropped when the
  *  worker is not registered or the out-queue is full. Returns 0 when sent or queued, -1 when
  *  dropped. */
+static void s_events_flush (vb_worker_t *self);
+
 static int
 s_send (vb_worker_t *self, vb_wcmd_t cmd, json_object *body)
 {
+    if (cmd != VB_WCMD_EVENT && self->unsent_from)
+        s_events_flush (self);
     if (!self->ready_sent) {
         vb_debug ("worker %s: not registered; %s dropped", self->id, vb_wcmd_name (cmd));
         json_object_put (body);
@@ -225,9 +235,18 @@ s_inventory (vb_worker_t *self)
 
 /* --- events -------------------------------------------------------------------------------- */
 
+/*  Keep BODY (taken on success) as pending event WSEQ; JOURNAL: also append it to the journal
+ *  (false for events loaded from it). */
 static int
-s_pending_append (vb_worker_t *self, uint64_t wseq, json_object *body)
+s_pending_append (vb_worker_t *self, uint64_t wseq, json_object *body, bool journal)
 {
+    if (journal) {
+        vb_error_t err = { 0 };
+        if (vb_event_journal_append (self->journal, wseq, body, &err) != 0) {
+            vb_error_log ("worker %s: %s", self->id, err.message);
+            return -1;
+        }
+    }
     s_pending_event_t *ev = calloc (1, sizeof *ev);
     if (!ev)
         return -1;
@@ -240,24 +259,75 @@ s_pending_append (vb_worker_t *self, uint64_t wseq, json_object *body)
     return 0;
 }
 
-/*  Acks are cumulative: everything up to WSEQ is safe with the broker. */
+/*  Acks are cumulative: everything up to WSEQ is safe with the broker. An ack beyond what was
+ *  sent (a confused broker) must not drop events that never left. */
 static void
 s_pending_ack (vb_worker_t *self, uint64_t wseq)
 {
+    if (self->unsent_from && wseq >= self->unsent_from)
+        wseq = self->unsent_from - 1;
     s_pending_event_t *ev = (s_pending_event_t *) zlistx_first (self->pending);
     while (ev && ev->wseq <= wseq) {
         zlistx_delete (self->pending, zlistx_cursor (self->pending));
         ev = (s_pending_event_t *) zlistx_first (self->pending);
     }
+    vb_error_t err = { 0 };
+    if (vb_event_journal_ack (self->journal, wseq, &err) != 0)
+        vb_warn ("worker %s: %s", self->id, err.message);
+}
+
+/*  Make the journal durable before any event it holds leaves the process. A failing disk is
+ *  logged and the events go anyway: delivering them now beats holding them hostage. */
+static void
+s_journal_sync (vb_worker_t *self)
+{
+    vb_error_t err = { 0 };
+    if (vb_event_journal_sync (self->journal, &err) != 0)
+        vb_error_log ("worker %s: events are sent without being on disk: %s", self->id,
+                      err.message);
 }
 
 static void
 s_pending_resend (vb_worker_t *self)
 {
+    s_journal_sync (self);
+    self->unsent_from = 0;
     for (s_pending_event_t *ev = (s_pending_event_t *) zlistx_first (self->pending); ev;
          ev = (s_pending_event_t *) zlistx_next (self->pending))
         if (s_send (self, VB_WCMD_EVENT, json_object_get (ev->body)) != 0)
             break;   /* the out-queue is full: the rest goes after the next READY */
+}
+
+/*  Send the events emitted since the last flush, after one journal sync for all of them. Called
+ *  at the end of the loop turn that emitted them, and before any other message so that the order
+ *  of events and replies is the order they were made in. */
+static void
+s_events_flush (vb_worker_t *self)
+{
+    if (self->event_timer != -1) {
+        zloop_timer_end (self->loop, self->event_timer);
+        self->event_timer = -1;
+    }
+    if (!self->unsent_from)
+        return;
+    s_journal_sync (self);
+    uint64_t from = self->unsent_from;
+    self->unsent_from = 0;
+    for (s_pending_event_t *ev = (s_pending_event_t *) zlistx_first (self->pending); ev;
+         ev = (s_pending_event_t *) zlistx_next (self->pending))
+        if (ev->wseq >= from && s_send (self, VB_WCMD_EVENT, json_object_get (ev->body)) != 0)
+            break;   /* dropped or the out-queue is full: resent after the next READY */
+}
+
+static int
+s_on_events_due (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    vb_worker_t *self = (vb_worker_t *) arg;
+    self->event_timer = -1;
+    s_events_flush (self);
+    return 0;
 }
 
 void
@@ -275,12 +345,18 @@ vb_worker_emit_event (vb_worker_t *self, const char *domain, const char *uuid, c
     json_object_object_add (body, "detail", json_object_new_string (detail? detail: ""));
     if (extra)
         json_object_object_add (body, "extra", extra);
-    if (s_pending_append (self, wseq, body) != 0) {
-        vb_error_log ("worker %s: out of memory; event %" PRIu64 " lost", self->id, wseq);
+    if (s_pending_append (self, wseq, body, true) != 0) {
+        vb_error_log ("worker %s: event %" PRIu64 " could not be kept and is lost", self->id,
+                      wseq);
         json_object_put (body);
         return;
     }
-    s_send (self, VB_WCMD_EVENT, json_object_get (body));
+    if (!self->unsent_from)
+        self->unsent_from = wseq;
+    /*  zloop runs a zero-delay timer on its next turn: every event of this turn shares one
+     *  fdatasync. */
+    if (self->event_timer == -1)
+        self->event_timer = zloop_timer (self->loop, 0, 1, s_on_events_due, self);
 }
 
 /* --- registration -------------------------------------------------------------------------- */
@@ -357,7 +433,8 @@ vb_worker_inventory_changed (vb_worker_t *self)
 static int s_on_broker (zloop_t *loop, zsock_t *reader, void *arg);
 
 static zsock_t *
-s_dealer_new (const char *endpoint, const char *id, vb_error_t *err)
+s_dealer_new (const char *endpoint, const char *id, const vb_auth_keys_t *keys,
+              vb_error_t *err)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     if (!dealer) {
@@ -366,6 +443,8 @@ s_dealer_new (const char *endpoint, const char *id, vb_error_t *err)
         return NULL;
     }
     zsock_set_identity (dealer, id);
+    if (keys)
+        vb_auth_keys_apply (keys, dealer);
     zsock_set_immediate (dealer, 1);
     zsock_set_sndtimeo (dealer, 0);
     zsock_set_linger (dealer, 0);
@@ -383,7 +462,7 @@ static void
 s_reconnect (vb_worker_t *self)
 {
     vb_error_t err = { 0 };
-    zsock_t *dealer = s_dealer_new (self->broker, self->id, &err);
+    zsock_t *dealer = s_dealer_new (self->broker, self->id, self->keys, &err);
     if (!dealer) {
         vb_warn ("worker %s: %s; keeping the old connection", self->id, err.message);
         return;
@@ -686,27 +765,31 @@ cleanup:
     vb_request_destroy (&request);
 }
 
-static int
-s_on_broker (zloop_t *loop, zsock_t *reader, void *arg)
+/*  Messages handled per wake-up of the broker link; the rest waits for the next loop turn. */
+#define VB_WORKER_READ_BATCH 256
+
+/*  Handle one message from the broker. *READIED: READY was already sent in this batch. */
+static void
+s_on_broker_message (vb_worker_t *self, zmsg_t *msg, bool *readied)
 {
-    (void) loop;
-    vb_worker_t *self = (vb_worker_t *) arg;
-    zmsg_t *msg = zmsg_recv (reader);
-    if (!msg)
-        return 0;   /* interrupted; zloop sees zsys_interrupted */
-    self->last_heard = vb_now_ms ();
     vb_error_t err = { 0 };
     vb_wmsg_t *wmsg = vb_wmsg_decode (msg, &self->limits, &err);
-    zmsg_destroy (&msg);
     if (!wmsg) {
         vb_warn ("worker %s: malformed message from the broker ignored: %s", self->id,
                  err.message);
-        return 0;
+        return;
     }
     switch (wmsg->cmd) {
         case VB_WCMD_HEARTBEAT:
             break;
         case VB_WCMD_DISCONNECT:
+            /*  A restarted broker answers every message that was queued before our READY with
+             *  a DISCONNECT. One READY (and one resend of the pending events) answers all of
+             *  those already waiting: answering each would resend the whole pending queue once
+             *  per stale DISCONNECT. */
+            if (*readied)
+                break;
+            *readied = true;
             vb_info ("worker %s: the broker does not know us (%s); sending READY", self->id,
                      vb_json_str (wmsg->body, "reason", "no reason given"));
             s_send_ready (self);
@@ -723,10 +806,63 @@ s_on_broker (zloop_t *loop, zsock_t *reader, void *arg)
             break;
     }
     vb_wmsg_destroy (&wmsg);
+}
+
+static int
+s_on_broker (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    vb_worker_t *self = (vb_worker_t *) arg;
+    bool readied = false;
+    for (int i = 0; i < VB_WORKER_READ_BATCH; i++) {
+        if (i > 0 && !(zsock_events (self->dealer) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv (self->dealer);
+        if (!msg)
+            break;   /* interrupted; zloop sees zsys_interrupted */
+        self->last_heard = vb_now_ms ();
+        s_on_broker_message (self, msg, &readied);
+        zmsg_destroy (&msg);
+    }
     return 0;
 }
 
 /* --- lifecycle ----------------------------------------------------------------------------- */
+
+/*  Open the event journal and take back what it holds: wseq continues after the highest ever
+ *  used, and the unacknowledged events become pending again (sent after READY). Before the
+ *  driver opens, since a driver reattaching to its domains may emit events at once. */
+static int
+s_journal_open (vb_worker_t *self, vb_error_t *err)
+{
+    char *path = vb_event_journal_path (self->driver_dir, self->id);
+    if (!path) {
+        vb_error_set (err, VB_ERR_INTERNAL, "out of memory while opening the event journal");
+        return -1;
+    }
+    self->journal = vb_event_journal_open (path, err);
+    free (path);
+    if (!self->journal)
+        return -1;
+    self->next_wseq = vb_event_journal_high_wseq (self->journal) + 1;
+    json_object *loaded = vb_event_journal_take_loaded (self->journal);
+    size_t n = loaded? json_object_array_length (loaded): 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *body = json_object_get (json_object_array_get_idx (loaded, i));
+        if (s_pending_append (self, vb_json_uint (body, "wseq", 0), body, false) != 0) {
+            json_object_put (body);
+            json_object_put (loaded);
+            vb_error_set (err, VB_ERR_INTERNAL, "out of memory while loading the event journal");
+            return -1;
+        }
+    }
+    json_object_put (loaded);
+    if (n)
+        vb_info ("worker %s: %zu unacknowledged events from the journal will be resent",
+                 self->id, n);
+    return 0;
+}
 
 static vb_worker_t *
 s_worker_new (const vb_worker_config_t *config, const vb_driver_t *driver, bool print_ready,
@@ -777,6 +913,7 @@ s_worker_new (const vb_worker_config_t *config, const vb_driver_t *driver, bool 
     self->stop_timer = -1;
     self->heartbeat_timer = -1;
     self->flush_timer = -1;
+    self->event_timer = -1;
     self->print_ready = print_ready;
     self->next_wseq = 1;
     self->broker = strdup (config->broker? config->broker: VB_WORKER_DEFAULT_BROKER);
@@ -817,8 +954,13 @@ s_worker_new (const vb_worker_config_t *config, const vb_driver_t *driver, bool 
     }
     if (!self->id)
         goto oom;
+    if (s_journal_open (self, err) != 0)
+        goto fail;
 
-    self->dealer = s_dealer_new (self->broker, self->id, err);
+    if (config->key_file
+        && !(self->keys = vb_auth_keys_new (config->key_file, config->server_key, err)))
+        goto fail;
+    self->dealer = s_dealer_new (self->broker, self->id, self->keys, err);
     if (!self->dealer)
         goto fail;
 
@@ -869,8 +1011,16 @@ vb_worker_destroy (vb_worker_t **self_p)
     if (self->driver_state && self->driver->close)
         self->driver->close (self->driver_state);
     zlistx_destroy (&self->calls);
+    if (self->journal) {
+        /*  Events emitted but not sent yet are kept for the next start. */
+        vb_error_t err = { 0 };
+        if (vb_event_journal_sync (self->journal, &err) != 0)
+            vb_warn ("worker %s: %s", self->id, err.message);
+        vb_event_journal_destroy (&self->journal);
+    }
     zloop_destroy (&self->loop);
     zsock_destroy (&self->dealer);
+    vb_auth_keys_destroy (&self->keys);
     zlistx_destroy (&self->cache_order);
     zhashx_destroy (&self->cache);
     zlistx_destroy (&self->pending);
@@ -939,8 +1089,10 @@ s_usage (FILE *out, const char *program, const vb_driver_t *driver)
 {
     fprintf (out,
              "usage: %s [--broker EP] [--host NAME] [--state-dir DIR] [--id ID]\n"
-             "       %*s [--heartbeat-ms N] [--log-level LEVEL] [--help] [--version]\n"
-             "\n", program, (int) strlen (program), "");
+             "       %*s [--heartbeat-ms N] [--log-level LEVEL] [--key FILE] "
+             "[--server-key FILE]\n"
+             "       %*s [--help] [--version]\n"
+             "\n", program, (int) strlen (program), "", (int) strlen (program), "");
     if (driver->help)
         fprintf (out, "%s\n\n", driver->help);
     fprintf (out,
@@ -950,6 +1102,10 @@ s_usage (FILE *out, const char *program, const vb_driver_t *driver)
              "  --id ID             stable worker id (default <host>-%s-<hash of the state dir>)\n"
              "  --heartbeat-ms N    heartbeat interval in milliseconds (default %d)\n"
              "  --log-level LEVEL   error | warn | info | debug (default warn)\n"
+             "  --key FILE          this worker's CurveZMQ secret certificate (for a broker\n"
+             "                      with --keys)\n"
+             "  --server-key FILE   the broker's public certificate (default: the broker-key\n"
+             "                      recorded in --key's certificate)\n"
              "\n"
              "Once registered with the broker it prints one line on stdout:\n"
              "  ready worker=ID host=HOST driver=%s broker=EP\n"
@@ -968,6 +1124,8 @@ vb_worker_main (int argc, char **argv, const vb_driver_t *driver)
         { "id", required_argument, NULL, 'i' },
         { "heartbeat-ms", required_argument, NULL, 't' },
         { "log-level", required_argument, NULL, 'l' },
+        { "key", required_argument, NULL, 'k' },
+        { "server-key", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -986,6 +1144,8 @@ vb_worker_main (int argc, char **argv, const vb_driver_t *driver)
             case 'H': config.host = optarg; break;
             case 's': config.state_dir = optarg; break;
             case 'i': config.id = optarg; break;
+            case 'k': config.key_file = optarg; break;
+            case 'K': config.server_key = optarg; break;
             case 't': {
                 char *end = NULL;
                 errno = 0;

@@ -4,8 +4,8 @@
  *  its inventory, exchanges heartbeats (any traffic counts; the broker is presumed dead after 3
  *  silent intervals and the socket is recreated), re-sends READY at once on DISCONNECT, dispatches
  *  REQUESTs to the driver on a single zloop, answers repeated (origin, id) pairs from a cache
- *  (idempotent retries) and sends events with a per-worker sequence number (wseq), keeping each
- *  until the broker's EVENT_ACK.
+ *  (idempotent retries) and sends events with a per-worker sequence number (wseq), journaling each
+ *  (vb_event_journal) until the broker's EVENT_ACK.
  *
  *  Typical main():   return vb_worker_main (argc, argv, &qemu_driver);
  */
@@ -29,12 +29,15 @@ typedef struct {
     const char *state_dir;  /* state root; the driver's dir is <root>/<host>/<driver> */
     const char *id;         /* NULL = derived: "<host>-<driver>-<8 hex of hash(state dir)>" */
     int heartbeat_ms;       /* 0 = VB_HEARTBEAT_DEFAULT_MS */
+    const char *key_file;   /* CurveZMQ secret certificate (vb_auth.h); NULL = no key */
+    const char *server_key; /* the broker's public certificate; NULL = broker-key metadata */
 } vb_worker_config_t;
 
 /*  The whole program: parses the process interface of README.md
  *  (`--broker EP --host NAME --state-dir DIR --id ID --heartbeat-ms N --log-level L --help
- *  --version`), opens the driver, prints `ready worker=ID host=H driver=D broker=EP` on stdout
- *  once serving, runs until SIGTERM/SIGINT. Returns the process exit status. */
+ *  --version --key FILE --server-key FILE`), opens the driver, prints `ready worker=ID host=H
+ *  driver=D broker=EP` on stdout once serving, runs until SIGTERM/SIGINT. Returns the process
+ *  exit status. */
 int vb_worker_main (int argc, char **argv, const vb_driver_t *driver);
 
 /*  Create a worker (opens the driver). NULL with ERR when it cannot start. */
@@ -59,8 +62,10 @@ const char *vb_worker_driver_name (const vb_worker_t *self);
  *  inventory() and sends DOMAINS. */
 void vb_worker_inventory_changed (vb_worker_t *self);
 
-/*  Publish a domain event: the core stamps wseq and time, keeps it until EVENT_ACK and resends
- *  unacknowledged events after re-registering. KIND/EVENT/DETAIL as in docs/protocol.md
+/*  Publish a domain event: the core stamps wseq and time, appends it to the event journal
+ *  (<driver state dir>/events-<id>.journal, synced once per loop turn before the turn's events
+ *  are sent), keeps it until EVENT_ACK and resends unacknowledged events after re-registering
+ *  and after a restart (wseq continues from the journal). KIND/EVENT/DETAIL as in docs/protocol.md
  *  ("lifecycle", "started", "booted"); EXTRA (taken, may be NULL) carries kind-specific fields. */
 void vb_worker_emit_event (vb_worker_t *self, const char *domain, const char *uuid,
                            const char *kind, const char *event, const char *detail,
