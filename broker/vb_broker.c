@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vb_auth.h"
 #include "vb_domxml.h"
+#include "vb_endpoint.h"
 #include "vb_events.h"
 #include "vb_gather.h"
 #include "vb_json.h"
@@ -42,6 +44,7 @@ typedef struct {
     job_kind_t kind;
     zframe_t *client;       /* client routing id */
     uint64_t client_id;     /* the client's request id */
+    char *client_key;       /* key in broker->inflight this job counts against */
     char *op;
     int64_t deadline_at;    /* monotonic ms */
     uint32_t deadline_ms;
@@ -69,6 +72,9 @@ struct _vb_broker_t {
     zlistx_t *gone;         /* worker ids to remove once the current handler is done */
     vb_limits_t client_limits;
     vb_limits_t worker_limits;
+    vb_auth_server_t *auth;  /* NULL: no keys */
+    int max_inflight;
+    zhashx_t *inflight;      /* hex client routing id -> jobs in flight (a size_t in the ptr) */
 };
 
 /* --- Small helpers -------------------------------------------------------------------------- */
@@ -205,6 +211,14 @@ s_job_free (vb_broker_t *self, job_t **job_p)
         free (job->shares[i].host);
     }
     free (job->shares);
+    if (job->client_key) {
+        size_t count = (size_t) (uintptr_t) zhashx_lookup (self->inflight, job->client_key);
+        if (count > 1)
+            zhashx_update (self->inflight, job->client_key, (void *) (uintptr_t) (count - 1));
+        else
+            zhashx_delete (self->inflight, job->client_key);
+        free (job->client_key);
+    }
     zframe_destroy (&job->client);
     free (job->op);
     vb_gather_destroy (&job->gather);
@@ -238,9 +252,25 @@ s_job_new (vb_broker_t *self, job_kind_t kind, zframe_t *client, const vb_reques
                       nshares, MAX_SHARES);
         return NULL;
     }
+    char *client_key = s_hex (zframe_data (client), zframe_size (client));
+    size_t inflight = client_key ? (size_t) (uintptr_t) zhashx_lookup (self->inflight,
+                                                                       client_key) : 0;
+    if (client_key && inflight >= (size_t) self->max_inflight) {
+        free (client_key);
+        vb_error_set (err, VB_ERR_BUSY, "this client already has %zu requests in flight, the "
+                      "most the broker accepts; wait for their answers", inflight);
+        return NULL;
+    }
     job_t *job = calloc (1, sizeof *job);
-    if (!job)
+    if (!job) {
+        free (client_key);
         goto nomem;
+    }
+    if (client_key) {
+        /*  Counted from here on: s_job_free gives it back on every path. */
+        zhashx_update (self->inflight, client_key, (void *) (uintptr_t) (inflight + 1));
+        job->client_key = client_key;
+    }
     job->id = self->next_job++;
     job->kind = kind;
     job->client = zframe_dup (client);
@@ -904,9 +934,19 @@ s_client_message (vb_broker_t *self, zmsg_t *msg)
         return;
     zframe_t *body = vb_client_msg_body (msg, &err);
     vb_request_t *req = body ? vb_request_decode (body, &self->client_limits, &id, &err) : NULL;
+    const char *key_name = NULL;
+    vb_auth_role_t role = VB_AUTH_ROLE_NONE;
     if (!req) {
         vb_debug ("malformed client request: %s", err.message);
         s_reply_error (self, client, id, &err);
+    }
+    else if (self->auth && (vb_auth_peer (body, &key_name, &role) != 0
+                            || vb_auth_check (key_name, role, req->op, &err) != 0)) {
+        if (err.code == VB_OK)
+            vb_error_set (&err, VB_ERR_DENIED, "this connection has no key; %s needs one",
+                          req->op);
+        vb_info ("request %s denied: %s", req->op, err.message);
+        s_reply_error (self, client, req->id, &err);
     }
     else
         s_dispatch (self, client, req);
@@ -987,16 +1027,28 @@ s_worker_reply (vb_broker_t *self, vb_reg_worker_t *worker, json_object *body)
         s_gather_complete (self, job);
 }
 
+static void s_worker_event_store (vb_broker_t *self, vb_reg_worker_t *worker,
+                                  json_object *body, uint64_t wseq);
+
 static void
 s_worker_event (vb_broker_t *self, vb_reg_worker_t *worker, json_object *body)
 {
     uint64_t wseq = vb_json_uint (body, "wseq", 0);
+    s_worker_event_store (self, worker, body, wseq);
+    /*  Acknowledged only once stored (and journaled): a broker killed before this line has not
+     *  acknowledged, so the worker resends. A duplicate is acknowledged too. */
     json_object *ack = json_object_new_object ();
     if (ack) {
         json_object_object_add (ack, "wseq", json_object_new_uint64 (wseq));
         s_send_worker (self, worker->route, worker->route_len, VB_WCMD_EVENT_ACK, ack,
                        worker->id);
     }
+}
+
+static void
+s_worker_event_store (vb_broker_t *self, vb_reg_worker_t *worker, json_object *body,
+                      uint64_t wseq)
+{
     vb_event_t *event = vb_event_new ();
     if (!event)
         return;
@@ -1119,6 +1171,10 @@ s_worker_reader (zloop_t *loop, zsock_t *sock, void *arg)
         s_worker_message (self, msg);
         zmsg_destroy (&msg);
     }
+    /*  One fdatasync for the events of the whole batch (see vb_journal.h). */
+    vb_error_t err = {0};
+    if (vb_events_sync (self->ring, &err) != 0)
+        vb_error_log ("%s", err.message);
     s_reap_gone (self);
     return 0;
 }
@@ -1194,13 +1250,16 @@ vb_broker_advertised_endpoint (const char *resolved, const char *advertise)
  *  not reach the connections it accepts. */
 static zsock_t *
 s_bind (int type, const char *endpoint, const char *role, const char *advertise,
-        int max_msg_size, char **ep_out, vb_error_t *err)
+        int max_msg_size, const vb_auth_server_t *auth, const char *zap_domain, char **ep_out,
+        vb_error_t *err)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock) {
         vb_error_set (err, VB_ERR_INTERNAL, "cannot create the %s socket", role);
         return NULL;
     }
+    if (auth)
+        vb_auth_server_apply (auth, sock, zap_domain);
     zsock_set_linger (sock, 0);
     zsock_set_sndtimeo (sock, 0);
     zsock_set_maxmsgsize (sock, max_msg_size);
@@ -1247,30 +1306,50 @@ vb_broker_new (const vb_broker_config_t *config, vb_error_t *err)
     else if (gethostname (self->host, sizeof self->host - 1) != 0)
         snprintf (self->host, sizeof self->host, "localhost");
     self->registry = vb_registry_new ();
-    self->ring = vb_events_new (config->event_ring ? config->event_ring
-                                                   : VB_EVENTS_DEFAULT_CAPACITY);
+    self->ring = vb_events_open (config->event_ring ? config->event_ring
+                                                    : VB_EVENTS_DEFAULT_CAPACITY,
+                                 config->state_dir, err);
+    if (!self->ring)
+        goto fail;
     self->jobs = zhashx_new ();
     self->gone = zlistx_new ();
     self->loop = zloop_new ();
-    if (!self->registry || !self->ring || !self->jobs || !self->gone || !self->loop) {
+    self->inflight = zhashx_new ();
+    self->max_inflight = config->max_inflight > 0 ? config->max_inflight
+                                                  : VB_BROKER_DEFAULT_MAX_INFLIGHT;
+    if (!self->registry || !self->ring || !self->jobs || !self->gone || !self->loop
+        || !self->inflight) {
         vb_error_set (err, VB_ERR_INTERNAL, "out of memory creating the broker");
         goto fail;
     }
+    const char *endpoints[] = {
+        config->clients ? config->clients : VB_BROKER_DEFAULT_CLIENTS,
+        config->workers ? config->workers : VB_BROKER_DEFAULT_WORKERS,
+        config->events ? config->events : VB_BROKER_DEFAULT_EVENTS, NULL
+    };
+    if (vb_endpoint_policy (endpoints, config->advertise, config->keys_dir != NULL,
+                            config->insecure, err) != 0)
+        goto fail;
+    /*  The authenticator must be listening before the first CURVE socket binds. */
+    if (config->keys_dir && !(self->auth = vb_auth_server_new (config->keys_dir, err)))
+        goto fail;
     zlistx_set_destructor (self->gone, (zlistx_destructor_fn *) zstr_free);
 
     self->clients = s_bind (ZMQ_ROUTER, config->clients ? config->clients
                             : VB_BROKER_DEFAULT_CLIENTS, "clients", config->advertise,
-                            2 * (int) VB_LIMIT_CLIENT_FRAME, &self->clients_ep, err);
+                            2 * (int) VB_LIMIT_CLIENT_FRAME, self->auth,
+                            VB_AUTH_DOMAIN_CLIENTS, &self->clients_ep, err);
     if (!self->clients)
         goto fail;
     self->workers = s_bind (ZMQ_ROUTER, config->workers ? config->workers
                             : VB_BROKER_DEFAULT_WORKERS, "workers", config->advertise,
-                            (int) VB_LIMIT_WORKER_FRAME + (1 << 20), &self->workers_ep, err);
+                            (int) VB_LIMIT_WORKER_FRAME + (1 << 20), self->auth,
+                            VB_AUTH_DOMAIN_WORKERS, &self->workers_ep, err);
     if (!self->workers)
         goto fail;
     self->events = s_bind (ZMQ_XPUB, config->events ? config->events
                            : VB_BROKER_DEFAULT_EVENTS, "events", config->advertise, 4096,
-                           &self->events_ep, err);
+                           self->auth, VB_AUTH_DOMAIN_EVENTS, &self->events_ep, err);
     if (!self->events)
         goto fail;
     if (zloop_reader (self->loop, self->clients, s_client_reader, self) != 0
@@ -1307,6 +1386,9 @@ vb_broker_destroy (vb_broker_t **self_p)
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
     zsock_destroy (&self->events);
+    /*  After the sockets: their handshakes need the authenticator up to the end. */
+    vb_auth_server_destroy (&self->auth);
+    zhashx_destroy (&self->inflight);
     free (self->clients_ep);
     free (self->workers_ep);
     free (self->events_ep);

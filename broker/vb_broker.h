@@ -17,6 +17,7 @@
 #define VB_BROKER_H
 
 #include <czmq.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vb_error.h"
@@ -30,6 +31,9 @@
 /*  Jobs in flight before new requests answer BUSY. */
 #define VB_BROKER_MAX_JOBS 10000
 
+/*  Jobs in flight per client (routing id) before its next request answers BUSY. */
+#define VB_BROKER_DEFAULT_MAX_INFLIGHT 64
+
 typedef struct _vb_broker_t vb_broker_t;
 
 typedef struct {
@@ -39,9 +43,17 @@ typedef struct {
     const char *advertise;  /* host put in place of a wildcard bind address; NULL = none */
     int heartbeat_ms;       /* 0 = default */
     size_t event_ring;      /* 0 = VB_EVENTS_DEFAULT_CAPACITY */
+    const char *keys_dir;   /* CurveZMQ keys (vb_auth.h layout); NULL = no authentication */
+    bool insecure;          /* allow a non-loopback bind without keys (vb_endpoint_policy) */
+    int max_inflight;       /* requests in flight per client before BUSY; 0 = the default */
+    const char *state_dir;  /* the event journal's directory (must exist); NULL = memory only */
 } vb_broker_config_t;
 
-/*  Create the broker and bind its three endpoints. Returns NULL with ERR (INVALID_ARG naming
+/*  Create the broker and bind its three endpoints. With keys_dir, every endpoint is a CURVE
+ *  server (vb_auth_server; one per process) and each client request is checked against its
+ *  key's role. Before binding, vb_endpoint_policy() refuses a non-loopback endpoint without keys
+ *  (unless insecure), a wildcard without advertise and a malformed advertise.
+ *  Returns NULL with ERR (INVALID_ARG naming
  *  the endpoint and libzmq's reason, e.g. "cannot bind the clients endpoint
  *  tcp://127.0.0.1:16600: Address already in use") when it cannot serve. */
 vb_broker_t *vb_broker_new (const vb_broker_config_t *config, vb_error_t *err);

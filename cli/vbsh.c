@@ -1,6 +1,6 @@
 /*  vbsh — the virtbus shell: virsh's commands, flags and text output against a virtbus broker.
  *
- *      vbsh [-c EP] [--json] [--deadline MS] COMMAND [ARGS...]
+ *      vbsh [-c EP] [-k KEYFILE] [--server-key FILE] [--json] [--deadline MS] COMMAND [ARGS...]
  *
  *  Like virsh in one-shot mode, a failure prints `error: <message>` on stderr and exits 1, and
  *  every command's text output is followed by one empty line (virsh's vshCommandRun prints "\n"
@@ -15,7 +15,8 @@
 #include "vbsh.h"
 #include "vbsh_format.h"
 
-static const vbsh_cmd_t *s_families[] = { vbsh_domain_cmds, vbsh_list_cmds, vbsh_event_cmds };
+static const vbsh_cmd_t *s_families[] = { vbsh_domain_cmds, vbsh_list_cmds, vbsh_event_cmds,
+                                           vbsh_block_cmds };
 
 const char *
 vbsh_arg (const vbsh_args_t *args, const char *name)
@@ -51,7 +52,8 @@ vbsh_client (vbsh_ctx_t *ctx)
 {
     vb_error_t err = { 0 };
     if (!ctx->client) {
-        ctx->client = vb_client_new (ctx->endpoint, &err);
+        ctx->client = vb_client_new_keyed (ctx->endpoint, ctx->key_file, ctx->server_key,
+                                           &err);
         if (!ctx->client)
             vbsh_error (ctx, "%s", err.message);
     }
@@ -173,6 +175,8 @@ s_parse_args (vbsh_ctx_t *ctx, const vbsh_cmd_t *cmd, int argc, char **argv, vbs
                 value = argv[++i];
             }
             args->values[k] = value;
+            if (defs[k].type == VBSH_OPT_MULTI)
+                args->argv[args->argc++] = value;
             continue;
         }
         /* A positional: the first unset DATA option, else the ARGV list. */
@@ -202,9 +206,12 @@ static void
 s_usage (FILE *f)
 {
     fprintf (f,
-             "Usage: vbsh [-c EP] [--json] [--deadline MS] [-q] COMMAND [ARGS...]\n"
+             "Usage: vbsh [-c EP] [-k KEYFILE] [--json] [--deadline MS] [-q] COMMAND [ARGS...]\n"
              "\n"
              "  -c, --connect EP   broker client endpoint (default $VIRTBUS_BROKER, else %s)\n"
+             "  -k, --key FILE     this client's secret certificate (default $VIRTBUS_KEY)\n"
+             "  --server-key FILE  the broker's public certificate (default $VIRTBUS_SERVER_KEY,\n"
+             "                     else the broker-key recorded in the client's certificate)\n"
              "  --json             print results as JSON\n"
              "  --deadline MS      request deadline in milliseconds (default: the broker's)\n"
              "  -q, --quiet        no empty line after the command's output\n"
@@ -228,6 +235,8 @@ s_cmd_help (FILE *f, const vbsh_cmd_t *cmd)
             fprintf (f, " [--%s]", o->name);
         else if (o->type == VBSH_OPT_STRING)
             fprintf (f, " [--%s <string>]", o->name);
+        else if (o->type == VBSH_OPT_MULTI)
+            fprintf (f, " [--%s <string>]...", o->name);
         else if (o->type == VBSH_OPT_DATA)
             fprintf (f, " <%s>", o->name);
         else
@@ -265,6 +274,18 @@ main (int argc, char **argv)
             ctx.endpoint = argv[i];
         } else if (strncmp (a, "--connect=", 10) == 0)
             ctx.endpoint = a + 10;
+        else if (strcmp (a, "-k") == 0 || strcmp (a, "--key") == 0) {
+            if (++i >= argc)
+                return vbsh_error (&ctx, "option %s needs a key file", a);
+            ctx.key_file = argv[i];
+        } else if (strncmp (a, "--key=", 6) == 0)
+            ctx.key_file = a + 6;
+        else if (strcmp (a, "--server-key") == 0) {
+            if (++i >= argc)
+                return vbsh_error (&ctx, "option %s needs a certificate file", a);
+            ctx.server_key = argv[i];
+        } else if (strncmp (a, "--server-key=", 13) == 0)
+            ctx.server_key = a + 13;
         else if (strcmp (a, "--deadline") == 0 || strncmp (a, "--deadline=", 11) == 0) {
             const char *v = a[10] == '=' ? a + 11 : (++i < argc ? argv[i] : NULL);
             char *end = NULL;

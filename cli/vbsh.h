@@ -31,6 +31,8 @@ typedef enum {
     VBSH_OPT_STRING,   /* --name VALUE or --name=VALUE */
     VBSH_OPT_DATA,     /* positional (also accepted as --name VALUE), required */
     VBSH_OPT_ARGV,     /* the remaining positionals (zero or more) */
+    VBSH_OPT_MULTI,    /* --name VALUE, repeatable: every value is appended to argv (a command
+                          has either one MULTI option or an ARGV list, not both) */
 } vbsh_opt_type_t;
 
 typedef struct {
@@ -42,12 +44,14 @@ typedef struct {
 typedef struct {
     const vbsh_opt_def_t *defs;   /* ended by {NULL} */
     const char *values[VBSH_MAX_OPTS];  /* per def: the value ("" for a set bool), NULL unset */
-    const char **argv;            /* VBSH_OPT_ARGV values */
+    const char **argv;            /* VBSH_OPT_ARGV values, or the VBSH_OPT_MULTI values */
     size_t argc;
 } vbsh_args_t;
 
 typedef struct {
     const char *endpoint;   /* NULL = $VIRTBUS_BROKER or the default */
+    const char *key_file;   /* -k: secret certificate; NULL = $VIRTBUS_KEY or none */
+    const char *server_key; /* --server-key: broker certificate; NULL = $VIRTBUS_SERVER_KEY */
     bool json;
     uint32_t deadline_ms;   /* 0 = the broker's default */
     vb_client_t *client;    /* connected on first use */
@@ -88,5 +92,6 @@ int vbsh_print_text (vbsh_ctx_t *ctx, char *text, const vb_error_t *err);
 extern const vbsh_cmd_t vbsh_domain_cmds[];
 extern const vbsh_cmd_t vbsh_list_cmds[];
 extern const vbsh_cmd_t vbsh_event_cmds[];
+extern const vbsh_cmd_t vbsh_block_cmds[];
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vb_auth.h"
 #include "vb_client.h"
 #include "vb_json.h"
 #include "vb_util.h"
@@ -28,9 +29,27 @@
 #define VB_SUB_REPLAY_PAGE 1000   /* events per events.replay answer */
 #define VB_SUB_IDLE_MIN_BUDGET_MS 200
 
+/*  Queue bounds of the client's sockets: a client that stops reading stalls itself, never the
+ *  broker. Replies are capped by libzmq before allocation at the broker's reply limit + slack. */
+#define VB_CLIENT_HWM 1000
+/*  How long a failed first send waits for the monitor to explain it. */
+#define VB_CLIENT_AUTH_WAIT_MS 500
+#define VB_CLIENT_MAX_MSG ((int64_t) VB_LIMIT_WORKER_FRAME + (1 << 20))
+
+/*  Handshake outcomes watched on the dealer's monitor. */
+#define VB_CLIENT_MONITOR_EVENTS (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+                                  | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
+                                  | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH \
+                                  | ZMQ_EVENT_HANDSHAKE_SUCCEEDED \
+                                  | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED)
+
 struct _vb_client_t {
     char *endpoint;
     zsock_t *dealer;
+    zsock_t *monitor;       /* PAIR receiving the dealer's handshake events */
+    vb_auth_keys_t *keys;   /* NULL: no CURVE */
+    bool connected;         /* a TCP connection is up whose handshake has not finished */
+    bool handshake_ok;      /* some handshake with the broker has succeeded */
     uint64_t next_id;
     char *events_endpoint;  /* cached answer of broker.info */
 };
@@ -67,8 +86,30 @@ s_endpoint_is_valid (const char *ep)
     return false;
 }
 
+/*  Watch the dealer's handshakes through a monitor PAIR, set up before it connects so no
+ *  event is missed. */
+static int
+s_monitor_start (vb_client_t *self)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://vb-client-monitor-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), ep, VB_CLIENT_MONITOR_EVENTS) != 0)
+        return -1;
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", ep) != 0)
+        return -1;
+    return 0;
+}
+
 vb_client_t *
 vb_client_new (const char *endpoint, vb_error_t *err)
+{
+    return vb_client_new_keyed (endpoint, NULL, NULL, err);
+}
+
+vb_client_t *
+vb_client_new_keyed (const char *endpoint, const char *key_file, const char *server_key_file,
+                     vb_error_t *err)
 {
     vb_client_t *self = NULL;
 
@@ -76,6 +117,12 @@ vb_client_new (const char *endpoint, vb_error_t *err)
         endpoint = getenv ("VIRTBUS_BROKER");
     if (!endpoint || !*endpoint)
         endpoint = VB_CLIENT_DEFAULT_ENDPOINT;
+    if (!key_file || !*key_file)
+        key_file = getenv ("VIRTBUS_KEY");
+    if (!server_key_file || !*server_key_file)
+        server_key_file = getenv ("VIRTBUS_SERVER_KEY");
+    if (server_key_file && !*server_key_file)
+        server_key_file = NULL;
     if (!s_endpoint_is_valid (endpoint)) {
         vb_error_set (err, VB_ERR_INVALID_ARG,
                       "broker endpoint '%s' is malformed; expected tcp://HOST:PORT or ipc://PATH",
@@ -85,12 +132,30 @@ vb_client_new (const char *endpoint, vb_error_t *err)
     self = calloc (1, sizeof *self);
     if (!self)
         goto nomem;
+    if (key_file && *key_file) {
+        self->keys = vb_auth_keys_new (key_file, server_key_file, err);
+        if (!self->keys) {
+            vb_client_destroy (&self);
+            return NULL;
+        }
+    }
     self->endpoint = strdup (endpoint);
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->endpoint || !self->dealer)
         goto nomem;
     zsock_set_linger (self->dealer, VB_CLIENT_LINGER_MS);
     zsock_set_sndtimeo (self->dealer, 0);
+    zsock_set_sndhwm (self->dealer, VB_CLIENT_HWM);
+    zsock_set_rcvhwm (self->dealer, VB_CLIENT_HWM);
+    zsock_set_maxmsgsize (self->dealer, VB_CLIENT_MAX_MSG);
+    if (self->keys)
+        vb_auth_keys_apply (self->keys, self->dealer);
+    if (s_monitor_start (self) != 0) {
+        vb_error_set (err, VB_ERR_INTERNAL, "cannot monitor the connection to broker '%s': %s",
+                      endpoint, zmq_strerror (zmq_errno ()));
+        vb_client_destroy (&self);
+        return NULL;
+    }
     if (zsock_connect (self->dealer, "%s", endpoint) != 0) {
         vb_error_set (err, VB_ERR_INVALID_ARG, "cannot connect to broker endpoint '%s': %s",
                       endpoint, zmq_strerror (zmq_errno ()));
@@ -111,7 +176,11 @@ vb_client_destroy (vb_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     vb_client_t *self = *self_p;
+    if (self->dealer && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
+    vb_auth_keys_destroy (&self->keys);
     free (self->endpoint);
     free (self->events_endpoint);
     free (self);
@@ -129,6 +198,8 @@ vb_client_socket (vb_client_t *self)
 {
     return self ? self->dealer : NULL;
 }
+
+static int s_wait_reply (vb_client_t *self, int64_t timeout_ms, vb_error_t *err);
 
 int
 vb_client_send (vb_client_t *self, const char *op, const vb_target_t *target, json_object *args,
@@ -158,6 +229,10 @@ vb_client_send (vb_client_t *self, const char *op, const vb_target_t *target, js
         goto cleanup;
     }
     if (zmsg_send (&msg, self->dealer) != 0) {
+        /*  A refused handshake drops the connection's queue, so the send fails: say why, once
+         *  the monitor has had a moment to report it, rather than "queue full". */
+        if (!self->handshake_ok && s_wait_reply (self, VB_CLIENT_AUTH_WAIT_MS, err) == -2)
+            goto cleanup;
         vb_error_set (err, VB_ERR_BUSY,
                       "cannot queue request '%s' to broker at %s: the send queue is full", op,
                       self->endpoint);
@@ -208,6 +283,86 @@ s_wait_readable (zsock_t *sock, int64_t timeout_ms)
     return rc > 0 ? 1 : 0;
 }
 
+/*  Read the monitor's pending events. Returns -1 with ERR (DENIED, "authentication failed:
+ *  ...") when a handshake failed, else 0. A keyed connection the broker closes before the
+ *  handshake completes counts as failed: that is how a broker answers a client that does not
+ *  know its real public key. */
+static int
+s_check_monitor (vb_client_t *self, vb_error_t *err)
+{
+    int rc = 0;
+    while (rc == 0 && self->monitor && (zsock_events (self->monitor) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        zframe_t *head = msg ? zmsg_first (msg) : NULL;
+        if (!head || zframe_size (head) < 6) {
+            zmsg_destroy (&msg);
+            break;
+        }
+        uint16_t event;
+        uint32_t value;
+        memcpy (&event, zframe_data (head), 2);
+        memcpy (&value, zframe_data (head) + 2, 4);
+        zmsg_destroy (&msg);
+        const char *why = NULL;
+        if (event == ZMQ_EVENT_CONNECTED)
+            self->connected = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            self->connected = false;
+            self->handshake_ok = true;
+        }
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            why = "the broker refused this client's key";
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            why = self->keys ? "the broker does not speak CURVE, or not with these keys"
+                             : "the broker requires a key (vbsh -k KEYFILE or $VIRTBUS_KEY)";
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            why = self->keys ? "the handshake with the broker failed (wrong server key?)"
+                             : "the broker requires a key (vbsh -k KEYFILE or $VIRTBUS_KEY)";
+        else if (event == ZMQ_EVENT_DISCONNECTED && self->connected && self->keys)
+            why = "the broker closed the connection during the handshake (wrong server key?)";
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            self->connected = false;
+        if (why) {
+            vb_error_set (err, VB_ERR_DENIED, "authentication failed: %s at %s", why,
+                          self->endpoint);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/*  Wait up to TIMEOUT_MS (-1 forever) for a reply, watching the handshake meanwhile. 1
+ *  readable, 0 timeout, -1 interrupted, -2 authentication failed (ERR set). */
+static int
+s_wait_reply (vb_client_t *self, int64_t timeout_ms, vb_error_t *err)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : vb_now_ms () + timeout_ms;
+    for (;;) {
+        if (s_check_monitor (self, err) != 0)
+            return -2;
+        zmq_pollitem_t items[2] = {
+            { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 },
+        };
+        long left = -1;
+        if (deadline >= 0) {
+            left = (long) (deadline - vb_now_ms ());
+            if (left < 0)
+                left = 0;
+        }
+        int rc = zmq_poll (items, 2, left);
+        if (rc < 0)
+            return -1;
+        if (items[0].revents & ZMQ_POLLIN)
+            return 1;
+        if (rc == 0 || (deadline >= 0 && vb_now_ms () >= deadline)) {
+            if (s_check_monitor (self, err) != 0)
+                return -2;
+            return 0;
+        }
+    }
+}
+
 /*  Wait for the reply to ID until WAIT_MS passed. */
 static vb_reply_t *
 s_wait_for (vb_client_t *self, uint64_t id, int64_t wait_ms, vb_error_t *err)
@@ -219,7 +374,9 @@ s_wait_for (vb_client_t *self, uint64_t id, int64_t wait_ms, vb_error_t *err)
         int64_t left = deadline - vb_now_ms ();
         if (left < 0)
             left = 0;
-        int rc = s_wait_readable (self->dealer, left);
+        int rc = s_wait_reply (self, left, err);
+        if (rc == -2)
+            return NULL;
         if (rc < 0) {
             vb_error_set (err, VB_ERR_TIMEOUT, "interrupted while waiting for broker at %s",
                           self->endpoint);
@@ -273,7 +430,9 @@ vb_client_recv (vb_client_t *self, int timeout_ms, vb_error_t *err)
             if (left < 0)
                 left = 0;
         }
-        int rc = s_wait_readable (self->dealer, left);
+        int rc = s_wait_reply (self, left, err);
+        if (rc == -2)
+            return NULL;
         if (rc <= 0)
             break;
         vb_error_t one = { 0 };
@@ -557,6 +716,9 @@ vb_subscriber_new (vb_client_t *client, const char *prefix, uint64_t since_seq, 
     }
     zsock_set_linger (self->sub, VB_CLIENT_LINGER_MS);
     zsock_set_rcvhwm (self->sub, 100000);
+    zsock_set_maxmsgsize (self->sub, VB_CLIENT_MAX_MSG);
+    if (client->keys)
+        vb_auth_keys_apply (client->keys, self->sub);
     zsock_set_subscribe (self->sub, self->prefix);
     zsock_set_subscribe (self->sub, self->sync_topic);
     if (zsock_connect (self->sub, "%s", ep) != 0) {

@@ -31,6 +31,17 @@ typedef struct _vb_client_t vb_client_t;
  *  lazy in ZeroMQ: a wrong endpoint shows as TIMEOUT on the first call. NULL with ERR on a
  *  malformed endpoint. */
 vb_client_t *vb_client_new (const char *endpoint, vb_error_t *err);
+
+/*  The same with CurveZMQ keys (vb_auth.h): KEY_FILE is the client's secret certificate (NULL:
+ *  $VIRTBUS_KEY; neither set: no key), SERVER_KEY_FILE the broker's public certificate (NULL:
+ *  $VIRTBUS_SERVER_KEY, else the "broker-key" metadata of the client's certificate). Event
+ *  subscriptions made through the client use the same keys. vb_client_new() is this with NULL,
+ *  NULL. NULL with ERR (INVALID_ARG) when a key file is missing or malformed. A handshake the
+ *  broker refuses (unknown key, no key for a keyed broker, wrong server key) ends the current
+ *  wait at once with ERR = DENIED, "authentication failed: ...", seen through the socket's
+ *  monitor. */
+vb_client_t *vb_client_new_keyed (const char *endpoint, const char *key_file,
+                                  const char *server_key_file, vb_error_t *err);
 void vb_client_destroy (vb_client_t **self_p);
 
 const char *vb_client_endpoint (const vb_client_t *self);

@@ -21,7 +21,8 @@
  *  directory for whatever a driver wants there (sockets, pid files), handed to a worker only
  *  through the extra arguments of vb_cluster_start_worker().
  *
- *  The broker binds tcp://0.0.0.0:* on its host and is started with --advertise <its address>;
+ *  The broker binds tcp://0.0.0.0:* on its host and is started with --advertise <its address>
+ *  and --insecure (this bed runs without keys);
  *  the endpoints from its ready line must carry that address (checked), and workers and
  *  clients on other hosts use exactly those endpoints.
  */
