@@ -2,7 +2,7 @@
  *
  *  Fixtures: tests/data/stats/SCENARIO/ (README there says how each was captured from QEMU 7.2
  *  and libvirt 9.0). Every expected parameter list below was written by hand from the values in
- *  the fixture files (query-blockstats, query-named-block-nodes, sizes.txt, proc/), never from
+ *  the fixture files (query-blockstats, query-block, sizes.txt, proc/), never from
  *  this module's output. The shut-off tests make images with qemu-img at test time and take the
  *  expected numbers from `qemu-img info` and stat(2). The format test renders records with
  *  vbsh_format and compares them with virsh 9.0's captured text, after applying the one
@@ -94,7 +94,7 @@ sizes_lookup (void *arg, const char *path, uint64_t *size)
 /*  A running domain's inputs from a scenario folder. */
 typedef struct {
     vb_domain_def_t *def;
-    json_object *blockstats, *nodes, *cpus, *balloon;
+    json_object *blockstats, *block, *cpus, *balloon;
     sizes_t sizes;
     char proc_root[512];
     qemu_stats_input_t in;
@@ -111,14 +111,14 @@ scenario_load (scenario_t *s, const char *name)
     if (!s->def)
         fail_msg ("domain.xml of %s: %s", name, err.message);
     s->blockstats = fixture_json (name, "query-blockstats.json");
-    s->nodes = fixture_json (name, "query-named-block-nodes.json");
+    s->block = fixture_json (name, "query-block.json");
     s->cpus = fixture_json (name, "query-cpus-fast.json");
     s->balloon = fixture_json (name, "query-balloon.json");
     s->sizes.text = fixture_text (name, "sizes.txt");
     snprintf (s->proc_root, sizeof s->proc_root, DATA "%s/proc", name);
     s->in = (qemu_stats_input_t) {
         .def = s->def, .state = 3, .reason = 1, .pid = 1, .proc_root = s->proc_root,
-        .blockstats = s->blockstats, .named_nodes = s->nodes, .cpus = s->cpus,
+        .blockstats = s->blockstats, .block = s->block, .cpus = s->cpus,
         .balloon = s->balloon, .size_fn = sizes_lookup, .size_arg = &s->sizes,
     };
 }
@@ -128,7 +128,7 @@ scenario_free (scenario_t *s)
 {
     vb_domain_def_free (&s->def);
     json_object_put (s->blockstats);
-    json_object_put (s->nodes);
+    json_object_put (s->block);
     json_object_put (s->cpus);
     json_object_put (s->balloon);
     free (s->sizes.text);
@@ -396,7 +396,7 @@ test_stats_block_without_monitor_data_reports_name_and_path (void **state)
         vb_params_destroy (&p);
     }
     /*  Wrong-typed fields: counters read as 0, allocation 0; capacity/physical still from the
-     *  named nodes of the real capture. */
+     *  query-block reply of the real capture. */
     s.in.blockstats = weird;
     vb_params_t *p = qemu_stats_params (&s.in, QEMU_STATS_BLOCK, true, NULL);
     static const char *const weird_expected[] = {
@@ -411,6 +411,39 @@ test_stats_block_without_monitor_data_reports_name_and_path (void **state)
     vb_params_destroy (&p);
     json_object_put (garbage);
     json_object_put (weird);
+    scenario_free (&s);
+}
+
+static void
+test_stats_block_without_query_block_keeps_blockstats_fields (void **state)
+{
+    (void) state;
+    scenario_t s;
+    scenario_load (&s, "depth1");
+    /*  query-block missing, then malformed (chain cut short, sizes of the wrong type): the
+     *  blockstats fields stay; capacity goes; physical comes from the path's size (sizes.txt:
+     *  393216), and a backing layer without an image has no path, so no physical either. */
+    json_object *cut = json_tokener_parse (
+        "{\"return\": [{\"qdev\": \"/machine/peripheral/vda/virtio-backend\", \"inserted\":"
+        " {\"node-name\": \"vb-vda-format\", \"image\": {\"virtual-size\": \"big\","
+        " \"actual-size\": -1, \"backing-image\": 3}}}]}");
+    static const char *const expected[] = {
+        "block.count uint 2",
+        "block.0.name string vda", "block.0.path string " CAP "d1-0.qcow2",
+        TOP_COUNTERS (0, 1, 512, 119708),
+        "block.0.allocation ullong 393216", "block.0.physical ullong 393216",
+        "block.1.name string vda", "block.1.backingIndex uint 1",
+        "block.1.allocation ullong 0",
+        NULL };
+    json_object *inputs[] = { NULL, cut };
+    for (size_t i = 0; i < 2; i++) {
+        s.in.block = inputs[i];
+        vb_params_t *p = qemu_stats_params (&s.in, QEMU_STATS_BLOCK, true, NULL);
+        assert_non_null (p);
+        assert_params (p, expected);
+        vb_params_destroy (&p);
+    }
+    json_object_put (cut);
     scenario_free (&s);
 }
 
@@ -808,6 +841,7 @@ main (void)
         cmocka_unit_test (test_stats_block_empty_cdrom_has_name_only),
         cmocka_unit_test (test_stats_block_raw_backing_file_is_a_layer),
         cmocka_unit_test (test_stats_block_without_monitor_data_reports_name_and_path),
+        cmocka_unit_test (test_stats_block_without_query_block_keeps_blockstats_fields),
         cmocka_unit_test (test_stats_full_record_all_groups_in_libvirt_order),
         cmocka_unit_test (test_stats_proc_stat_command_name_with_spaces_and_parens),
         cmocka_unit_test (test_stats_shutoff_reports_chain_from_images_and_no_cpu),

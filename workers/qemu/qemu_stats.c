@@ -359,14 +359,22 @@ qemu_stats_interface (vb_params_t *p, const qemu_stats_input_t *in)
 
 /* --- block ------------------------------------------------------------------------------- */
 
+/*  Is QDEV (a query-blockstats or query-block "qdev") disk DEV's device? */
+static bool
+s_qdev_is (const char *qdev, const char *dev)
+{
+    char qdev1[192], qdev2[192];
+    snprintf (qdev1, sizeof qdev1, "/machine/peripheral/%s/virtio-backend", dev);
+    snprintf (qdev2, sizeof qdev2, "/machine/peripheral/%s", dev);
+    return strcmp (qdev, qdev1) == 0 || strcmp (qdev, qdev2) == 0 || strcmp (qdev, dev) == 0;
+}
+
 /*  The query-blockstats entry of disk DEV: node-name vb-DEV-format, else its device's qdev. */
 static json_object *
 s_find_disk_entry (json_object *stats, const char *dev)
 {
-    char node[128], qdev1[192], qdev2[192];
+    char node[128];
     snprintf (node, sizeof node, "vb-%s-format", dev);
-    snprintf (qdev1, sizeof qdev1, "/machine/peripheral/%s/virtio-backend", dev);
-    snprintf (qdev2, sizeof qdev2, "/machine/peripheral/%s", dev);
     size_t n = stats ? json_object_array_length (stats) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx (stats, i);
@@ -375,32 +383,38 @@ s_find_disk_entry (json_object *stats, const char *dev)
     }
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx (stats, i);
-        const char *q = vb_json_str (e, "qdev", "");
-        if (strcmp (q, qdev1) == 0 || strcmp (q, qdev2) == 0 || strcmp (q, dev) == 0)
+        if (s_qdev_is (vb_json_str (e, "qdev", ""), dev))
             return e;
     }
     return NULL;
 }
 
+/*  The image of disk DEV's medium in a query-block reply (inserted.image of the device whose
+ *  inserted node-name is vb-DEV-format, else whose qdev is the device), or NULL. */
 static json_object *
-s_find_node (json_object *nodes, const char *name)
+s_find_disk_image (json_object *devices, const char *dev)
 {
-    size_t n = nodes && name && *name ? json_object_array_length (nodes) : 0;
+    char node[128];
+    snprintf (node, sizeof node, "vb-%s-format", dev);
+    size_t n = devices ? json_object_array_length (devices) : 0;
     for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx (nodes, i);
-        if (strcmp (vb_json_str (e, "node-name", ""), name) == 0)
-            return e;
+        json_object *inserted = s_obj (json_object_array_get_idx (devices, i), "inserted");
+        if (strcmp (vb_json_str (inserted, "node-name", ""), node) == 0)
+            return s_obj (inserted, "image");
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx (devices, i);
+        if (s_qdev_is (vb_json_str (e, "qdev", ""), dev))
+            return s_obj (s_obj (e, "inserted"), "image");
     }
     return NULL;
 }
 
-/*  A node's file name when it is a plain path (not a "json:{...}" description). */
+/*  A layer's file name when it is a plain path (not a "json:{...}" description). */
 static const char *
-s_node_path (json_object *node)
+s_image_path (json_object *image)
 {
-    const char *f = vb_json_str (node, "file", NULL);
-    if (!f || !*f || strncmp (f, "json:", 5) == 0)
-        f = vb_json_str (s_obj (node, "image"), "filename", NULL);
+    const char *f = vb_json_str (image, "filename", NULL);
     if (!f || !*f || strncmp (f, "json:", 5) == 0)
         return NULL;
     return f;
@@ -416,19 +430,14 @@ s_block_header (vb_params_t *p, size_t n, const char *dev, const char *path, siz
         vb_params_add_uint (p, (uint32_t) depth, "block.%zu.backingIndex", n);
 }
 
-/*  One layer of a running domain: ENTRY is its query-blockstats entry (top-level or nested). */
+/*  One layer of a running domain: ENTRY is its query-blockstats entry (top-level or nested),
+ *  IMAGE its query-block image (inserted.image or a nested backing-image; NULL if missing). */
 static void
 s_block_layer_live (vb_params_t *p, size_t n, const vb_disk_def_t *disk, json_object *entry,
-                    size_t depth, json_object *nodes, const qemu_stats_input_t *in)
+                    json_object *image, size_t depth, const qemu_stats_input_t *in)
 {
-    json_object *fmt = s_find_node (nodes, vb_json_str (entry, "node-name", NULL));
     json_object *parent = s_obj (entry, "parent");
-    const char *path = disk->source;
-    if (depth > 0) {
-        path = s_node_path (s_find_node (nodes, vb_json_str (parent, "node-name", NULL)));
-        if (!path)
-            path = s_node_path (fmt);
-    }
+    const char *path = depth > 0 ? s_image_path (image) : disk->source;
     s_block_header (p, n, disk->target_dev, path, depth);
     if (depth == 0) {
         static const char *const keys[][2] = {
@@ -443,7 +452,6 @@ s_block_layer_live (vb_params_t *p, size_t n, const vb_disk_def_t *disk, json_ob
     }
     vb_params_add_ullong (p, s_u64 (s_obj (parent, "stats"), "wr_highest_offset", 0),
                           "block.%zu.allocation", n);
-    json_object *image = s_obj (fmt, "image");
     uint64_t capacity = s_u64 (image, "virtual-size", 0);
     if (capacity > 0)
         vb_params_add_ullong (p, capacity, "block.%zu.capacity", n);
@@ -457,7 +465,7 @@ static size_t
 s_block_live (vb_params_t *p, const qemu_stats_input_t *in, bool backing)
 {
     json_object *stats = s_return_array (in->blockstats);
-    json_object *nodes = s_return_array (in->named_nodes);
+    json_object *devices = s_return_array (in->block);
     size_t n = 0;
     for (size_t d = 0; d < in->def->ndisks; d++) {
         const vb_disk_def_t *disk = &in->def->disks[d];
@@ -470,11 +478,15 @@ s_block_live (vb_params_t *p, const qemu_stats_input_t *in, bool backing)
             s_block_header (p, n++, disk->target_dev, disk->source, 0);
             continue;
         }
+        /*  The two replies nest the chain alike: blockstats' `backing` and the image's
+         *  `backing-image` are the same layer. */
+        json_object *image = s_find_disk_image (devices, disk->target_dev);
         for (size_t depth = 0; entry && depth <= S_MAX_DEPTH; depth++) {
-            s_block_layer_live (p, n++, disk, entry, depth, nodes, in);
+            s_block_layer_live (p, n++, disk, entry, image, depth, in);
             if (!backing)
                 break;
             entry = s_obj (entry, "backing");
+            image = s_obj (image, "backing-image");
         }
     }
     return n;

@@ -34,14 +34,16 @@
  *    block.N.backingIndex  depth in the chain, 1 = first backing file; absent on the top layer
  *    rd.reqs rd.bytes rd.times wr.reqs wr.bytes wr.times fl.reqs fl.times  top layer only
  *    allocation capacity physical
- *  Running (query-blockstats + query-named-block-nodes {flat: true}): the disk's entry is the
- *  one whose node-name is vb-DEV-format (qemu_command's names), else whose qdev is the device
- *  (id = DEV); backing layers are its nested `backing` entries. allocation = the layer's
- *  parent.stats.wr_highest_offset (its storage node), always emitted; capacity = the layer's
- *  format node image.virtual-size, emitted when non-zero; physical = image.actual-size when
+ *  Running (query-blockstats + query-block): the disk's entries are the ones whose node-name
+ *  (query-block: inserted.node-name) is vb-DEV-format (qemu_command's names), else whose qdev is
+ *  the device (id = DEV); backing layers are blockstats' nested `backing` entries and, at the
+ *  same depth, the nested `backing-image`s of query-block's inserted.image. A backing layer's
+ *  path = its image's filename (none when it is a "json:" description). allocation = the
+ *  layer's parent.stats.wr_highest_offset (its storage node), always emitted; capacity = the
+ *  layer's image virtual-size, emitted when non-zero; physical = image actual-size when
  *  non-zero, else the size of the layer's path (st_size / lseek SEEK_END, through SIZE_FN),
- *  omitted when that fails. A disk with no entry gets name and path only (as libvirt without
- *  monitor data). An empty cdrom gets name only.
+ *  omitted when that fails. A disk with no blockstats entry gets name and path only (as libvirt
+ *  without monitor data). An empty cdrom gets name only.
  *  Shut off: the chain read from the image headers (vb_image): allocation = st_blocks x 512
  *  (block device: 0), capacity = qcow2 virtual size (raw: = physical), physical = st_size /
  *  lseek, all three always emitted; with BACKING every layer, with backingIndex. A chain that
@@ -82,7 +84,7 @@ typedef struct {
     pid_t pid;                    /* QEMU's pid; <= 0 = not running (shut off) */
     const char *proc_root;        /* NULL = "/proc" (tests point it at captured files) */
     json_object *blockstats;      /* query-blockstats reply, or NULL */
-    json_object *named_nodes;     /* query-named-block-nodes {"flat": true} reply, or NULL */
+    json_object *block;           /* query-block reply, or NULL */
     json_object *cpus;            /* query-cpus-fast reply, or NULL */
     json_object *balloon;         /* query-balloon reply, or NULL */
     qemu_stats_size_fn *size_fn;  /* NULL = qemu_stats_path_size */
@@ -104,7 +106,7 @@ int qemu_stats_cpu_total (vb_params_t *p, const qemu_stats_input_t *in);
 int qemu_stats_balloon (vb_params_t *p, const qemu_stats_input_t *in);
 int qemu_stats_vcpu (vb_params_t *p, const qemu_stats_input_t *in);
 int qemu_stats_interface (vb_params_t *p, const qemu_stats_input_t *in);
-/*  Running domain: from IN->blockstats / named_nodes; shut off (pid <= 0): from the images. */
+/*  Running domain: from IN->blockstats / block; shut off (pid <= 0): from the images. */
 int qemu_stats_block (vb_params_t *p, const qemu_stats_input_t *in, bool backing);
 
 /*  All groups in MASK in libvirt's order. Returns a new list (vb_params_destroy), or NULL with
