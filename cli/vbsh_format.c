@@ -627,6 +627,7 @@ s_block_job_type (const char *type)
         { "pull", "Block Pull" },     { "stream", "Block Pull" },
         { "copy", "Block Copy" },     { "mirror", "Block Copy" },
         { "commit", "Block Commit" }, { "active-commit", "Active Block Commit" },
+        { "active_commit", "Active Block Commit" },
         { "backup", "Backup" },
     };
     for (size_t i = 0; type && i < sizeof map / sizeof map[0]; i++)
