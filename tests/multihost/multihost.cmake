@@ -21,4 +21,11 @@ foreach(src ${VB_MULTIHOST_TESTS})
   set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
   # The test runs the daemons and vbsh; building it builds them.
   add_dependencies(${t} virtbusd virtbus-test vbsh)
+  # Tests with real QEMU domains (test_multihost_qemu_*) also need the QEMU test helpers and
+  # the QEMU worker.
+  if(t MATCHES "^test_multihost_qemu_")
+    target_sources(${t} PRIVATE ${CMAKE_CURRENT_LIST_DIR}/vb_cluster_qemu.c)
+    target_link_libraries(${t} PRIVATE vb_qemu_testsupport)
+    add_dependencies(${t} virtbus-qemu)
+  endif()
 endforeach()
