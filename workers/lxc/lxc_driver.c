@@ -662,7 +662,8 @@ s_open (vb_worker_t *worker, const vb_driver_config_t *config, vb_error_t *err)
     drv->dir = strdup (config->state_dir);
     drv->domains = zlistx_new ();
     drv->jobs = zlistx_new ();
-    if (!drv->dir || !drv->domains || !drv->jobs || asprintf (&drv->lxcpath, "%s/containers", drv->dir) < 0) {
+    if (!drv->dir || !drv->domains || !drv->jobs
+        || asprintf (&drv->lxcpath, "%s/containers", drv->dir) < 0) {
         drv->lxcpath = NULL;
         vb_error_set (err, VB_ERR_INTERNAL, "out of memory while opening the lxc driver");
         goto error;
