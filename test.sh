@@ -24,7 +24,9 @@ fi
 
 snapshot() {
   {
-    pgrep -a -f 'qemu-system|virtbusd|virtbus-(qemu|lxc|xen|test)' | grep -v -e pgrep -e test.sh || true
+    # Live processes only: a zombie left for init to reap holds nothing.
+    ps -eo stat=,pid=,args= | awk '$1 !~ /^Z/ && $3 !~ /awk$/ &&
+      $0 ~ /qemu-system|virtbusd|virtbus-(qemu|lxc|xen|test)/ { $1 = ""; print }' || true
     losetup -a 2>/dev/null | cut -d: -f1 || true
     ip netns list 2>/dev/null | sed 's/^/netns /' || true
   } | sort
