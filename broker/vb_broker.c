@@ -1109,6 +1109,9 @@ s_worker_ready (vb_broker_t *self, zframe_t *route, json_object *body)
     vb_info ("worker %s registered (host %s, driver %s, pid %" PRId64 ", %zu domains)%s",
              worker->id, worker->host, worker->driver, worker->pid, worker->ndomains,
              how == VB_REG_NEW ? "" : how == VB_REG_RECONNECT ? " again" : " after a restart");
+    /*  An immediate heartbeat acknowledges the registration: the worker announces itself as
+     *  ready only once it hears it, so nobody routes to a worker the broker does not know yet. */
+    s_send_worker (self, zframe_data (route), zframe_size (route), VB_WCMD_HEARTBEAT, NULL, NULL);
 }
 
 static void

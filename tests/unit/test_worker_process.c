@@ -137,7 +137,14 @@ test_worker_process_registers_serves_and_exits_cleanly_on_sigterm (void **state)
     assert_int_equal (strlen (id), strlen ("hp-test-") + 8);
     vb_wmsg_destroy (&wmsg);
 
+    /*  Not ready until the broker has acknowledged READY (with a heartbeat): before that, a
+     *  request routed to this worker would find no registration. */
     char line[512], expected[512];
+    s_read (c.out, line, sizeof line, 300, true);
+    assert_string_equal (line, "");
+    msg = vb_wmsg_encode (VB_WCMD_HEARTBEAT, NULL);
+    zmsg_pushstr (msg, identity);
+    assert_int_equal (zmsg_send (&msg, router), 0);
     s_read (c.out, line, sizeof line, 5000, true);
     snprintf (expected, sizeof expected, "ready worker=%s host=hp driver=test broker=%s\n", id,
               endpoint);

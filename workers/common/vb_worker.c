@@ -399,13 +399,20 @@ s_send_ready (vb_worker_t *self)
     self->ready_sent = true;
     s_ready_timer_stop (self);
     vb_info ("worker %s: READY sent to %s", self->id, self->broker);
-    if (self->print_ready && !self->printed_ready) {
+    s_pending_resend (self);
+}
+
+/*  The broker answered our READY with something other than DISCONNECT (it sends a heartbeat at
+ *  once): it knows us, so requests can reach us. Only now is the worker ready for its users. */
+static void
+s_registered (vb_worker_t *self)
+{
+    if (self->print_ready && !self->printed_ready && self->ready_sent) {
         printf ("ready worker=%s host=%s driver=%s broker=%s\n", self->id, self->host,
                 self->driver->name, self->broker);
         fflush (stdout);
         self->printed_ready = true;
     }
-    s_pending_resend (self);
 }
 
 static int
@@ -779,6 +786,8 @@ s_on_broker_message (vb_worker_t *self, zmsg_t *msg, bool *readied)
                  err.message);
         return;
     }
+    if (wmsg->cmd != VB_WCMD_DISCONNECT)
+        s_registered (self);
     switch (wmsg->cmd) {
         case VB_WCMD_HEARTBEAT:
             break;

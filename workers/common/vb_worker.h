@@ -36,8 +36,8 @@ typedef struct {
 /*  The whole program: parses the process interface of README.md
  *  (`--broker EP --host NAME --state-dir DIR --id ID --heartbeat-ms N --log-level L --help
  *  --version --key FILE --server-key FILE`), opens the driver, prints `ready worker=ID host=H
- *  driver=D broker=EP` on stdout once serving, runs until SIGTERM/SIGINT. Returns the process
- *  exit status. */
+ *  driver=D broker=EP` on stdout once the broker has acknowledged its READY (the broker's first
+ *  message after READY), runs until SIGTERM/SIGINT. Returns the process exit status. */
 int vb_worker_main (int argc, char **argv, const vb_driver_t *driver);
 
 /*  Create a worker (opens the driver). NULL with ERR when it cannot start. */
