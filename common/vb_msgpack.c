@@ -253,7 +253,9 @@ vb_mp_to_json (const msgpack_object *o, json_object **out, vb_error_t *err)
         j = json_object_new_double (o->via.f64);
         break;
     case MSGPACK_OBJECT_STR:
-        j = json_object_new_string_len (o->via.str.ptr, (int) o->via.str.size);
+        /*  msgpack-c leaves ptr NULL for an empty string. */
+        j = json_object_new_string_len (o->via.str.size ? o->via.str.ptr : "",
+                                        (int) o->via.str.size);
         break;
     case MSGPACK_OBJECT_ARRAY:
         j = json_object_new_array_ext ((int) o->via.array.size);
@@ -281,7 +283,8 @@ vb_mp_to_json (const msgpack_object *o, json_object **out, vb_error_t *err)
                 json_object_put (j);
                 return vb_error_set (err, VB_ERR_PROTOCOL, "map key is not a string");
             }
-            char *key = strndup (kv->key.via.str.ptr, kv->key.via.str.size);
+            char *key = kv->key.via.str.size ? strndup (kv->key.via.str.ptr, kv->key.via.str.size)
+                                             : strdup ("");
             json_object *val = NULL;
             if (!key) {
                 json_object_put (j);

@@ -99,6 +99,25 @@ test_msgpack_round_trip_every_type_is_equal (void **state)
     json_object_put (out);
 }
 
+/*  msgpack-c hands an empty string over as a NULL pointer with size 0: {"": ""} must decode
+ *  (found by the fuzzer: 81 a0 73). */
+static void
+test_msgpack_empty_key_and_empty_string_decode (void **state)
+{
+    (void) state;
+    const unsigned char bytes[] = { 0x82, 0xa0, 0x73, 0xa1, 'k', 0xa0 };
+    vb_limits_t limits = vb_limits_client ();
+    json_object *out = NULL;
+    vb_error_t err = { 0 };
+    assert_int_equal (vb_msgpack_decode (bytes, sizeof bytes, &limits, &out, &err), 0);
+    json_object *v = NULL;
+    assert_true (json_object_object_get_ex (out, "", &v));
+    assert_int_equal (json_object_get_int (v), 0x73);
+    assert_true (json_object_object_get_ex (out, "k", &v));
+    assert_string_equal (json_object_get_string (v), "");
+    json_object_put (out);
+}
+
 static void
 test_msgpack_nil_top_level_decodes_to_null (void **state)
 {
@@ -436,6 +455,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_msgpack_round_trip_every_type_is_equal),
+        cmocka_unit_test (test_msgpack_empty_key_and_empty_string_decode),
         cmocka_unit_test (test_msgpack_nil_top_level_decodes_to_null),
         cmocka_unit_test (test_msgpack_string_with_nul_round_trips_with_length),
         cmocka_unit_test (test_msgpack_float32_decodes_as_double),
