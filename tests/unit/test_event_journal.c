@@ -174,6 +174,31 @@ test_event_journal_ack_trims_and_wseq_continues_after_everything_acked (void **s
     vb_event_journal_destroy (&j);
 }
 
+/*  A write without fdatasync is what the worker does before sending: it must already be in the
+ *  file for the next open (as after a kill -9), and the sync that follows clears "unsynced". */
+static void
+test_event_journal_written_records_are_there_before_the_sync (void **state)
+{
+    fixture_t *f = *state;
+    vb_event_journal_t *j = s_open (f);
+    vb_error_t err = { 0 };
+    s_append (j, 1);
+    s_append (j, 2);
+    assert_false (vb_event_journal_unsynced (j));
+    assert_int_equal (vb_event_journal_write (j, &err), 0);
+    assert_false (vb_event_journal_dirty (j));
+    assert_true (vb_event_journal_unsynced (j));
+
+    vb_event_journal_t *other = s_open (f);   /* a second reader sees what a restart would */
+    assert_int_equal (vb_event_journal_live (other), 2);
+    s_expect_loaded (other, 1, 2);
+    vb_event_journal_destroy (&other);
+
+    assert_int_equal (vb_event_journal_sync (j, &err), 0);
+    assert_false (vb_event_journal_unsynced (j));
+    vb_event_journal_destroy (&j);
+}
+
 /*  A compaction with unacknowledged events must keep them across a reopen: its high-water mark
  *  sits below them, or the reload would take them for a replayed tail. */
 static void
@@ -375,6 +400,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (
+            test_event_journal_written_records_are_there_before_the_sync, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (
             test_event_journal_compaction_keeps_unacked_events_for_the_next_open, s_setup,
             s_teardown),

@@ -27,6 +27,7 @@ struct _vb_event_journal_t {
     zlistx_t *live;         /* s_live_t *, ascending wseq */
     size_t dead;            /* records in the file or buffer that compaction would drop */
     vb_recbuf_t buf;        /* framed records not written yet */
+    bool unsynced;          /* written since the last fdatasync */
     json_object *loaded;    /* bodies found at open, until taken */
 };
 
@@ -289,7 +290,7 @@ vb_event_journal_dirty (const vb_event_journal_t *self)
 }
 
 int
-vb_event_journal_sync (vb_event_journal_t *self, vb_error_t *err)
+vb_event_journal_write (vb_event_journal_t *self, vb_error_t *err)
 {
     if (self->buf.len == 0)
         return 0;
@@ -297,7 +298,27 @@ vb_event_journal_sync (vb_event_journal_t *self, vb_error_t *err)
         return -1;
     /*  Written: a retry after a failed sync must not write the same records twice. */
     vb_recbuf_reset (&self->buf);
-    return vb_recfile_sync (self->fd, self->path, err);
+    self->unsynced = true;
+    return 0;
+}
+
+int
+vb_event_journal_sync (vb_event_journal_t *self, vb_error_t *err)
+{
+    if (vb_event_journal_write (self, err) != 0)
+        return -1;
+    if (!self->unsynced)
+        return 0;
+    if (vb_recfile_sync (self->fd, self->path, err) != 0)
+        return -1;
+    self->unsynced = false;
+    return 0;
+}
+
+bool
+vb_event_journal_unsynced (const vb_event_journal_t *self)
+{
+    return self->unsynced;
 }
 
 int
@@ -349,6 +370,7 @@ vb_event_journal_compact (vb_event_journal_t *self, vb_error_t *err)
     self->fd = fd;
     /*  The new file holds every live event, buffered ones included, and is synced. */
     vb_recbuf_reset (&self->buf);
+    self->unsynced = false;
     self->dead = 1;
     rc = 0;
     goto done;

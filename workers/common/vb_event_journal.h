@@ -68,9 +68,18 @@ int vb_event_journal_append (vb_event_journal_t *self, uint64_t wseq, json_objec
 /*  Is anything buffered that is not on disk yet? */
 bool vb_event_journal_dirty (const vb_event_journal_t *self);
 
-/*  Write the buffer and fdatasync the file. Returns 0 (also when nothing was buffered), or -1
- *  with ERR (INTERNAL naming the file and errno); the buffer is kept for the next try. */
+/*  Write the buffer to the file without waiting for the disk. What is written survives a kill -9
+ *  of the process (it is in the kernel's page cache); only vb_event_journal_sync() makes it
+ *  survive a power loss. Returns 0 (also when nothing was buffered), or -1 with ERR (INTERNAL
+ *  naming the file and errno); the buffer is kept for the next try. */
+int vb_event_journal_write (vb_event_journal_t *self, vb_error_t *err);
+
+/*  Write the buffer and fdatasync the file (when anything was written since the last sync).
+ *  Returns 0, or -1 with ERR (INTERNAL naming the file and errno). */
 int vb_event_journal_sync (vb_event_journal_t *self, vb_error_t *err);
+
+/*  Has anything been written since the last fdatasync? */
+bool vb_event_journal_unsynced (const vb_event_journal_t *self);
 
 /*  Everything up to WSEQ is acknowledged: drop it and buffer an ack record; compact when the
  *  acknowledged part has grown large. Returns 0, or -1 with ERR when a compaction failed (the
