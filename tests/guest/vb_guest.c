@@ -48,6 +48,22 @@ vb_guest_poweroff (uint8_t sector[VB_GUEST_SECTOR_SIZE])
 }
 
 void
+vb_guest_suspend (uint8_t sector[VB_GUEST_SECTOR_SIZE])
+{
+    /*  Seen on this machine's QEMU 7.2 (q35, KVM): QMP SUSPEND about 2.5 s after start
+     *  (SeaBIOS boot), then WAKEUP right after a system_wakeup. */
+    static const uint8_t code[] = {
+        0xBA, 0x04, 0x06,   /* 00  mov dx, 0x604     ; PM1a_CNT                             */
+        0xB8, 0x00, 0x24,   /* 03  mov ax, 0x2400    ; SLP_EN | SLP_TYP 1 (S3 on QEMU)      */
+        0xEF,               /* 06  out dx, ax                                              */
+        0xFA,               /* 07  cli                                                     */
+        0xF4,               /* 08  hlt                                                     */
+        0xEB, 0xFD,         /* 09  jmp $-1       ; back to hlt                             */
+    };
+    s_sector (sector, code, sizeof code);
+}
+
+void
 vb_guest_power_button (uint8_t sector[VB_GUEST_SECTOR_SIZE])
 {
     static const uint8_t code[] = {

@@ -32,6 +32,8 @@
 void vb_guest_idle (uint8_t sector[VB_GUEST_SECTOR_SIZE]);
 void vb_guest_poweroff (uint8_t sector[VB_GUEST_SECTOR_SIZE]);
 void vb_guest_power_button (uint8_t sector[VB_GUEST_SECTOR_SIZE]);
+/*  Suspends itself to RAM (ACPI S3): QMP SUSPEND; `system_wakeup` then gives WAKEUP. */
+void vb_guest_suspend (uint8_t sector[VB_GUEST_SECTOR_SIZE]);
 
 /*  Fill SECTOR with the disk I/O guest: READS reads, then WRITES writes (each one sector, each at
  *  most VB_GUEST_IO_MAX), then power off when POWEROFF, else idle. Returns 0, or -1 with ERR

@@ -124,6 +124,21 @@ test_qemu_events_vbsh_reboot_is_one_reboot_event (void **state)
     assert_true (tev_quiet (sub, vb_testenv_intervals_ms (q->env, 5)));
 }
 
+static void
+test_qemu_events_guest_suspend_to_ram_is_pmsuspended_memory (void **state)
+{
+    qev_t *q = *state;
+    vb_subscriber_t *sub = qev_subscribe (q, 0);
+    s_define_start (q, sub, "s3", "suspend");
+    static const qev_want_t want[] = { { "s3", "lifecycle", "pmsuspended", "memory" } };
+    qev_expect (sub, want, 1, QEV_GUEST_BOUND_MS, false, NULL);
+    assert_int_equal (qt_state (q->client, "s3", NULL, NULL, 0), VB_STATE_PMSUSPENDED);
+    qt_ok (q->client, "domain.destroy", "s3");
+    static const qev_want_t stop[] = { { "s3", "lifecycle", "stopped", "destroyed" } };
+    qev_expect (sub, stop, 1, vb_testenv_intervals_ms (q->env, 25), false, NULL);
+    assert_true (tev_quiet (sub, vb_testenv_intervals_ms (q->env, 5)));
+}
+
 static int
 s_setup (void **state)
 {
@@ -152,6 +167,8 @@ main (void)
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_qemu_events_vbsh_reboot_is_one_reboot_event,
                                          s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_qemu_events_guest_suspend_to_ram_is_pmsuspended_memory, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -122,6 +122,8 @@ qev_define (qev_t *self, const char *name, const char *kind, char uuid_out[37])
         vb_guest_poweroff (sector);
     else if (strcmp (kind, "power_button") == 0)
         vb_guest_power_button (sector);
+    else if (strcmp (kind, "suspend") == 0)
+        vb_guest_suspend (sector);
     else
         vb_guest_idle (sector);
     char path[PATH_MAX];

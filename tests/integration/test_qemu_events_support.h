@@ -74,7 +74,7 @@ void qev_wait_listed (qev_t *self);
  *  fixture (at most QEV_MAX_SUBS). Fails the test on error. */
 vb_subscriber_t *qev_subscribe (qev_t *self, uint64_t since);
 
-/*  Write guest KIND ("idle", "poweroff", "power_button") to <env>/<NAME>.raw and define domain
+/*  Write guest KIND ("idle", "poweroff", "power_button", "suspend") to <env>/<NAME>.raw and define domain
  *  NAME booting it; UUID_OUT (may be NULL) gets its UUID. Fails the test on error. */
 void qev_define (qev_t *self, const char *name, const char *kind, char uuid_out[37]);
 

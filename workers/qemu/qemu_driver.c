@@ -744,6 +744,21 @@ s_on_mon_event (qemu_monitor_t *mon, const char *name, json_object *data, int64_
         s_set_state (dom, VB_STATE_CRASHED, VB_CRASHED_PANICKED);
         s_event (dom, "crashed", "panicked");
     }
+    else if (strcmp (name, "GUEST_CRASHLOADED") == 0)
+        s_event (dom, "crashed", "crashloaded");
+    else if (strcmp (name, "SUSPEND") == 0 || strcmp (name, "SUSPEND_DISK") == 0) {
+        /*  ACPI S3 (or S4) requested by the guest; libvirt's PMSUSPENDED memory / disk. */
+        if (dom->state == VB_STATE_RUNNING) {
+            s_set_state (dom, VB_STATE_PMSUSPENDED, VB_REASON_UNKNOWN);
+            s_event (dom, "pmsuspended", strcmp (name, "SUSPEND") == 0? "memory": "disk");
+        }
+    }
+    else if (strcmp (name, "WAKEUP") == 0) {
+        if (dom->state == VB_STATE_PMSUSPENDED) {
+            s_set_state (dom, VB_STATE_RUNNING, VB_RUNNING_WAKEUP);
+            s_event (dom, "started", "wakeup");
+        }
+    }
     else
         qemu_blockjob_on_event (dom, name, data);
 }
