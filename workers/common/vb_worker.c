@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "vb_auth.h"
@@ -99,7 +100,8 @@ struct _vb_worker_t {
     vb_event_journal_t *journal;
     uint64_t unsent_from;    /* first pending wseq not sent yet (journal not synced); 0 = none */
     int event_timer;         /* -1 unless unsent events wait for the end of the loop turn */
-    int journal_sync_timer;  /* -1 unless written journal records await their fdatasync */
+    int journal_sync_fd;     /* timerfd that fires the journal's delayed fdatasync; -1 = none */
+    bool journal_sync_armed; /* written journal records await their fdatasync */
 
     zhashx_t *cache;         /* key -> s_cache_entry_t * */
     zlistx_t *cache_order;   /* keys of answered entries, oldest first (borrowed from entries) */
@@ -280,12 +282,14 @@ s_pending_ack (vb_worker_t *self, uint64_t wseq)
 }
 
 static int
-s_on_journal_sync_due (zloop_t *loop, int timer_id, void *arg)
+s_on_journal_sync_due (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void) loop;
-    (void) timer_id;
     vb_worker_t *self = (vb_worker_t *) arg;
-    self->journal_sync_timer = -1;
+    uint64_t expirations;
+    if (read (item->fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        vb_warn ("worker %s: journal sync timer: %s", self->id, strerror (errno));
+    self->journal_sync_armed = false;
     vb_error_t err = { 0 };
     if (vb_event_journal_sync (self->journal, &err) != 0)
         vb_error_log ("worker %s: %s", self->id, err.message);
@@ -296,8 +300,11 @@ s_on_journal_sync_due (zloop_t *loop, int timer_id, void *arg)
  *  worker then loses nothing (the data is in the page cache). The fdatasync that guards against
  *  a power loss follows within VB_WORKER_JOURNAL_SYNC_MS instead of in front of every event:
  *  at 1,000 events/s a sync per event was most of the delivery latency, and an event the broker
- *  has acknowledged is safe on the broker's journal anyway. A failing disk is logged and the
- *  events go anyway: delivering them now beats holding them hostage. */
+ *  has acknowledged is safe on the broker's journal anyway. The delay is a timerfd on the loop,
+ *  not a zloop timer: adding zloop timers from inside other handlers (this runs from the event
+ *  flush timer and from the broker reader) made CZMQ 4.2's loop miss input now and then. A
+ *  failing disk is logged and the events go anyway: delivering them now beats holding them
+ *  hostage. */
 static void
 s_journal_sync (vb_worker_t *self)
 {
@@ -305,9 +312,14 @@ s_journal_sync (vb_worker_t *self)
     if (vb_event_journal_write (self->journal, &err) != 0)
         vb_error_log ("worker %s: events are sent without being in the journal: %s", self->id,
                       err.message);
-    if (vb_event_journal_unsynced (self->journal) && self->journal_sync_timer == -1)
-        self->journal_sync_timer = zloop_timer (self->loop, VB_WORKER_JOURNAL_SYNC_MS, 1,
-                                                s_on_journal_sync_due, self);
+    if (!vb_event_journal_unsynced (self->journal) || self->journal_sync_armed)
+        return;
+    struct itimerspec when = {
+        .it_value = { .tv_sec = 0, .tv_nsec = VB_WORKER_JOURNAL_SYNC_MS * 1000000L } };
+    if (self->journal_sync_fd >= 0 && timerfd_settime (self->journal_sync_fd, 0, &when, NULL) == 0)
+        self->journal_sync_armed = true;
+    else if (vb_event_journal_sync (self->journal, &err) != 0)   /* no timer: sync now */
+        vb_error_log ("worker %s: %s", self->id, err.message);
 }
 
 static void
@@ -946,7 +958,7 @@ s_worker_new (const vb_worker_config_t *config, const vb_driver_t *driver, bool 
     self->heartbeat_timer = -1;
     self->flush_timer = -1;
     self->event_timer = -1;
-    self->journal_sync_timer = -1;
+    self->journal_sync_fd = -1;
     self->print_ready = print_ready;
     self->next_wseq = 1;
     self->broker = strdup (config->broker? config->broker: VB_WORKER_DEFAULT_BROKER);
@@ -1010,6 +1022,14 @@ s_worker_new (const vb_worker_config_t *config, const vb_driver_t *driver, bool 
         goto fail;
     }
 
+    self->journal_sync_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    zmq_pollitem_t sync_item = { .fd = self->journal_sync_fd, .events = ZMQ_POLLIN };
+    if (self->journal_sync_fd < 0
+        || zloop_poller (self->loop, &sync_item, s_on_journal_sync_due, self) != 0) {
+        vb_error_set (err, VB_ERR_INTERNAL, "cannot create the journal sync timer: %s",
+                      strerror (errno));
+        goto fail;
+    }
     zloop_reader (self->loop, self->dealer, s_on_broker, self);
     /*  A poll error on the link must not silently unregister it: the liveness check recreates
      *  the socket instead. */
@@ -1052,6 +1072,8 @@ vb_worker_destroy (vb_worker_t **self_p)
         vb_event_journal_destroy (&self->journal);
     }
     zloop_destroy (&self->loop);
+    if (self->journal_sync_fd >= 0)
+        close (self->journal_sync_fd);
     zsock_destroy (&self->dealer);
     vb_auth_keys_destroy (&self->keys);
     zlistx_destroy (&self->cache_order);
