@@ -253,6 +253,8 @@ static void
 test_worker_disconnect_answers_ready_at_once (void **state)
 {
     harness_t *h = (harness_t *) *state;
+    /*  Registered by the setup (READY received and acknowledged), then forgotten, as by a
+     *  restarted broker. */
     json_object *reason = json_object_new_object ();
     json_object_object_add (reason, "reason", json_object_new_string ("unknown worker"));
     int64_t t0 = vb_now_ms ();

@@ -134,7 +134,8 @@ s_recv (harness_t *h, int64_t deadline)
         zmsg_destroy (&msg);
         if (!wmsg)
             fail_msg ("the worker sent a malformed message: %s", err.message);
-        if (wmsg->cmd == VB_WCMD_HEARTBEAT && !h->silent)
+        /*  Like the real broker: answer heartbeats, and acknowledge READY with one. */
+        if ((wmsg->cmd == VB_WCMD_HEARTBEAT || wmsg->cmd == VB_WCMD_READY) && !h->silent)
             harness_send (h, VB_WCMD_HEARTBEAT, NULL);
         return wmsg;
     }

@@ -88,6 +88,8 @@ struct _vb_worker_t {
     int ready_timer;         /* -1 when READY needs no retry */
     int stop_timer;          /* -1 unless vb_worker_stop() was called */
     bool ready_sent;         /* READY taken by a connection since the last (re)connect */
+    bool ready_acked;        /* the broker sent something other than DISCONNECT since READY */
+    int64_t ready_sent_at;   /* when the last READY left (monotonic ms) */
     zlistx_t *outq;          /* zmsg_t * the socket could not take yet, in order */
     int flush_timer;         /* -1 when the out-queue is empty */
     bool print_ready;        /* print the `ready ...` line once (vb_worker_main) */
@@ -432,6 +434,8 @@ s_send_ready (vb_worker_t *self)
         return;
     }
     self->ready_sent = true;
+    self->ready_acked = false;
+    self->ready_sent_at = vb_now_ms ();
     s_ready_timer_stop (self);
     vb_info ("worker %s: READY sent to %s", self->id, self->broker);
     s_pending_resend (self);
@@ -812,7 +816,7 @@ cleanup:
 
 /*  Handle one message from the broker. *READIED: READY was already sent in this batch. */
 static void
-s_on_broker_message (vb_worker_t *self, zmsg_t *msg, bool *readied)
+s_on_broker_message (vb_worker_t *self, zmsg_t *msg)
 {
     vb_error_t err = { 0 };
     vb_wmsg_t *wmsg = vb_wmsg_decode (msg, &self->limits, &err);
@@ -821,19 +825,24 @@ s_on_broker_message (vb_worker_t *self, zmsg_t *msg, bool *readied)
                  err.message);
         return;
     }
-    if (wmsg->cmd != VB_WCMD_DISCONNECT)
+    vb_debug ("worker %s: %s from the broker", self->id, vb_wcmd_name (wmsg->cmd));
+    if (wmsg->cmd != VB_WCMD_DISCONNECT) {
+        self->ready_acked = true;
         s_registered (self);
+    }
     switch (wmsg->cmd) {
         case VB_WCMD_HEARTBEAT:
             break;
         case VB_WCMD_DISCONNECT:
             /*  A restarted broker answers every message that was queued before our READY with
-             *  a DISCONNECT. One READY (and one resend of the pending events) answers all of
-             *  those already waiting: answering each would resend the whole pending queue once
-             *  per stale DISCONNECT. */
-            if (*readied)
+             *  a DISCONNECT; those arrive before its acknowledgment of the READY (a heartbeat)
+             *  and are stale. Answering each would resend the whole pending queue once per
+             *  stale DISCONNECT, so while a READY is unacknowledged and younger than an
+             *  interval, DISCONNECTs are ignored; after that (a READY lost on the way) one is
+             *  answered again. */
+            if (self->ready_sent && !self->ready_acked
+                && vb_now_ms () - self->ready_sent_at < self->heartbeat_ms)
                 break;
-            *readied = true;
             vb_info ("worker %s: the broker does not know us (%s); sending READY", self->id,
                      vb_json_str (wmsg->body, "reason", "no reason given"));
             s_send_ready (self);
@@ -858,7 +867,6 @@ s_on_broker (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     vb_worker_t *self = (vb_worker_t *) arg;
-    bool readied = false;
     for (int i = 0; i < VB_WORKER_READ_BATCH; i++) {
         if (i > 0 && !(zsock_events (self->dealer) & ZMQ_POLLIN))
             break;
@@ -866,7 +874,7 @@ s_on_broker (zloop_t *loop, zsock_t *reader, void *arg)
         if (!msg)
             break;   /* interrupted; zloop sees zsys_interrupted */
         self->last_heard = vb_now_ms ();
-        s_on_broker_message (self, msg, &readied);
+        s_on_broker_message (self, msg);
         zmsg_destroy (&msg);
     }
     return 0;
