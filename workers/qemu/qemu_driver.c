@@ -53,6 +53,8 @@
 #define QDRV_DEFINE_LOCK_MS 1000
 /*  QMP commands one stats sample of a running domain needs (s_stats_queries). */
 #define QDRV_STATS_QUERIES 4
+/*  RESETs closer than this (QEMU's own timestamps) are one reboot. */
+#define QDRV_REBOOT_SETTLE_US 1000000
 
 typedef struct _qdrv_t qdrv_t;
 
@@ -74,6 +76,8 @@ typedef struct qemu_dom {
     qemu_monitor_t *mon;        /* NULL when not connected */
     bool reattached;            /* ask query-status once the monitor is ready */
     bool shutdown_seen;         /* QMP SHUTDOWN arrived: the exit is a shutdown */
+    int64_t reboot_reset_us;    /* QEMU's timestamp of the RESET that began the last reboot
+                                   event; 0: none this run */
 
     vb_call_t *start_call;      /* a start in progress */
     bool starting;
@@ -710,7 +714,6 @@ s_on_mon_event (qemu_monitor_t *mon, const char *name, json_object *data, int64_
                 void *user_data)
 {
     (void) mon;
-    (void) ts;
     qdom_t *dom = (qdom_t *) user_data;
     if (dom->starting || !s_active (dom))
         return;
@@ -737,6 +740,14 @@ s_on_mon_event (qemu_monitor_t *mon, const char *name, json_object *data, int64_
         }
     }
     else if (strcmp (name, "RESET") == 0) {
+        /*  SeaBIOS answers a host reset (system_reset) with a reset of its own ~30 ms later
+         *  under TCG: the guest's RESET that follows within QDRV_REBOOT_SETTLE_US belongs to
+         *  the same reboot. No guest can boot and reboot again that fast. */
+        bool guest = vb_json_bool (data, "guest", false);
+        if (guest && ts > 0 && dom->reboot_reset_us > 0 &&
+            ts - dom->reboot_reset_us < QDRV_REBOOT_SETTLE_US)
+            return;
+        dom->reboot_reset_us = ts > 0? ts: 0;
         vb_worker_emit_event (dom->drv->worker, s_name (dom), dom->def->uuid, "reboot", "reboot",
                               "", NULL);
     }
@@ -1417,6 +1428,7 @@ s_start (void *state, vb_call_t *call)
     dom->start_paused = paused;
     dom->start_call = call;
     dom->shutdown_seen = false;
+    dom->reboot_reset_us = 0;
     dom->state = VB_STATE_PAUSED;
     dom->reason = VB_PAUSED_STARTING_UP;
     dom->start_deadline = vb_now_ms () + s_deadline_ms (call);
