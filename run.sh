@@ -96,7 +96,7 @@ qemu-img convert -q -f raw -O qcow2 "$boot" "$images/base.qcow2"
 qemu-img create -q -f qcow2 -F qcow2 -b "$images/base.qcow2" "$images/mid.qcow2" 64M
 qemu-img create -q -f qcow2 -F qcow2 -b "$images/mid.qcow2" "$images/top.qcow2" 128M
 qemu-img create -q -f raw "$images/data.img" 64M
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then type=kvm; else type=qemu; fi
+if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then type=kvm; else type=qemu; fi
 
 demo_xml="$run/demo.xml"
 cat > "$demo_xml" <<XML

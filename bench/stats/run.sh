@@ -134,7 +134,8 @@ log "virtbus up: clients $VB_EP"
 
 # ---- 4. fleets -----------------------------------------------------------------------------------
 DOMTYPE=kvm
-if ! (exec 3<>/dev/kvm) 2>/dev/null; then DOMTYPE=qemu; fi
+# -c first: `<>` on a missing /dev/kvm would create a regular file there
+if ! { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }; then DOMTYPE=qemu; fi
 MBR="$WORK/bootsect.bin"
 { printf '\xfa\xf4\xeb\xfd'; head -c 506 /dev/zero; printf '\x55\xaa'; } > "$MBR"
 MiB=$((1024 * 1024))
