@@ -91,8 +91,12 @@ s_endpoint_is_valid (const char *ep)
 static int
 s_monitor_start (vb_client_t *self)
 {
+    /*  Not named after SELF's address: a client freed a moment ago may have had it, and ZeroMQ
+     *  unbinds its monitor endpoint only later, in its reaper thread (EADDRINUSE, seen in
+     *  tests). A count never repeats within the process. */
+    static _Atomic unsigned long long monitors;
     char ep[64];
-    snprintf (ep, sizeof ep, "inproc://vb-client-monitor-%p", (void *) self);
+    snprintf (ep, sizeof ep, "inproc://vb-client-monitor-%llu", ++monitors);
     if (zmq_socket_monitor (zsock_resolve (self->dealer), ep, VB_CLIENT_MONITOR_EVENTS) != 0)
         return -1;
     self->monitor = zsock_new (ZMQ_PAIR);

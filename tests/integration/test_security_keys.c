@@ -184,7 +184,8 @@ s_setup (void **state)
     /*  An admin defines the domain the tests read and destroy. */
     vb_error_t err = { 0 };
     vb_client_t *admin = vb_client_new_keyed (f->clients_ep, s_secret (f, "alice"), NULL, &err);
-    assert_non_null (admin);
+    if (!admin)
+        fail_msg ("admin client: %s", err.message);
     assert_int_equal (vb_testcall_define (admin, "h1", "web", NULL), 0);
     vb_reply_t *r = vb_testcall (admin, "domain.start", NULL, "web", NULL, 2000, NULL, &err);
     assert_true (r && r->ok);
@@ -311,7 +312,8 @@ test_security_unknown_key_subscriber_receives_no_event (void **state)
     fixture_t *f = *state;
     vb_error_t err = { 0 };
     vb_client_t *admin = vb_client_new_keyed (f->clients_ep, s_secret (f, "alice"), NULL, &err);
-    assert_non_null (admin);
+    if (!admin)
+        fail_msg ("admin client: %s", err.message);
     /*  The allowed subscriber goes through the library (keys applied to its SUB, synced). */
     vb_subscriber_t *good = vb_subscriber_new (admin, "", 0, &err);
     assert_non_null (good);
@@ -408,7 +410,8 @@ test_security_unknown_or_client_key_worker_never_registers (void **state)
     assert_non_null (client_key);
     vb_error_t err = { 0 };
     vb_client_t *admin = vb_client_new_keyed (f->clients_ep, s_secret (f, "alice"), NULL, &err);
-    assert_non_null (admin);
+    if (!admin)
+        fail_msg ("admin client: %s", err.message);
     /*  Over several heartbeat intervals (a registered worker shows within one), h1 alone. */
     int64_t end = zclock_mono () + vb_testenv_intervals_ms (f->env, 5);
     while (zclock_mono () < end) {
