@@ -7,10 +7,13 @@
  *
  *  Life of a monitor: qemu_monitor_new() connects, then the loop reads QEMU's greeting, sends
  *  qmp_capabilities and calls `ready` once QEMU accepted it. Commands may be issued at once (they
- *  are queued behind the capabilities negotiation) and any number may be in flight: each carries
- *  a unique "id" and its reply is matched by that id, not by order. Events that QEMU interleaves
- *  with replies go to `event`. Every command has its own deadline; when it passes, the command's
- *  callback gets TIMEOUT and the monitor stays usable (a reply that arrives later is discarded).
+ *  are queued behind the capabilities negotiation) and any number may be in flight. Commands go
+ *  out as short as QMP allows (no "id", no line end: QEMU 7.2 reads its monitor a byte at a time,
+ *  so every byte costs it CPU) and replies are matched by order, which QMP guarantees while
+ *  out-of-band execution is not negotiated (it never is here). Events that QEMU interleaves with
+ *  replies go to `event`. Every command has its own deadline; when it passes, the command's
+ *  callback gets TIMEOUT and the monitor stays usable: the command keeps its place in line and
+ *  its reply, when it comes, is discarded.
  *  When the socket closes, fails, or QEMU sends something that is not QMP (a line that is not one
  *  JSON object, a line longer than the limit), the monitor closes: every pending command's
  *  callback gets an error, then `closed` is called once. A closed monitor only awaits
@@ -41,8 +44,8 @@ typedef struct _qemu_monitor_t qemu_monitor_t;
 /*  Default time allowed between connecting and QEMU accepting qmp_capabilities. */
 #define QEMU_MONITOR_HANDSHAKE_TIMEOUT_MS_DEFAULT 10000
 
-/*  Upper bound on commands in flight on one monitor; beyond it qemu_monitor_command answers
- *  BUSY. */
+/*  Upper bound on commands in flight on one monitor (timed-out ones whose reply QEMU still owes
+ *  included); beyond it qemu_monitor_command answers BUSY. */
 #define QEMU_MONITOR_MAX_PENDING 4096
 
 /*  The answer to one command. On success RESULT is the reply's "return" value (borrowed: valid
@@ -126,7 +129,7 @@ bool qemu_monitor_is_ready (const qemu_monitor_t *self);
 /*  True once the monitor has closed (by itself; see `closed`). */
 bool qemu_monitor_is_closed (const qemu_monitor_t *self);
 
-/*  Number of commands awaiting their reply. */
+/*  Number of commands whose callback awaits their reply (timed-out ones are not counted). */
 size_t qemu_monitor_pending (const qemu_monitor_t *self);
 
 /*  The peer name (socket path) given at creation. Never NULL. */
