@@ -85,6 +85,12 @@ vb_image_chain_t *vb_image_chain_new (const char *path, vb_image_format_t declar
 /*  Destroy a chain and set *SELF_P to NULL. Safe on NULL. */
 void vb_image_chain_destroy (vb_image_chain_t **self_p);
 
+/*  The sizes of one layer's file as a chain reports them: *PHYSICAL = st_size (a block device:
+ *  lseek(SEEK_END)), *ALLOCATION = st_blocks x 512 (a block device: 0). The header is not read.
+ *  Returns 0, or -1 with ERR (OPERATION_FAILED naming the file, INVALID_ARG). */
+int vb_image_file_sizes (const char *path, uint64_t *physical, uint64_t *allocation,
+                         vb_error_t *err);
+
 /*  Resolve backing NAME named by the image at LAYER_PATH as QEMU does (see above). Returns a new
  *  string (caller frees), or NULL with ERR (UNSUPPORTED for a protocol name, INTERNAL on
  *  allocation failure). */

@@ -546,6 +546,59 @@ test_image_chain_block_device_backing_matches_qemu_img (void **state)
     vb_image_chain_destroy (&chain);
 }
 
+/*  vb_image_file_sizes: what a chain layer reports of its file, without reading a header; the
+ *  allocation is what qemu-img calls actual-size. */
+static void
+test_image_file_sizes_match_chain_layers_and_qemu_img (void **state)
+{
+    fixture_t *f = *state;
+    char sparse[PATH_MAX], top[PATH_MAX];
+    vb_error_t err = { 0 };
+    uint64_t physical = 1, allocation = 1;
+    snprintf (sparse, sizeof sparse, "%s/sparse.raw", f->dir);
+    assert_int_equal (run ("truncate -s 3M '%s'", sparse), 0);
+    assert_int_equal (vb_image_file_sizes (sparse, &physical, &allocation, &err), 0);
+    assert_int_equal (physical, 3 * 1024 * 1024);
+    assert_int_equal (allocation, 0);
+
+    make_chain (f, 0, "64M", top, sizeof top);
+    assert_int_equal (run ("qemu-io -f qcow2 -c 'write -q -P 1 1M 256k' '%s'", top), 0);
+    vb_image_chain_t *chain = vb_image_chain_new (top, VB_IMAGE_FORMAT_QCOW2, &err);
+    assert_non_null (chain);
+    assert_int_equal (vb_image_file_sizes (top, &physical, &allocation, &err), 0);
+    assert_int_equal (physical, chain->layers[0].physical);
+    assert_int_equal (allocation, chain->layers[0].allocation);
+    assert_true (allocation >= 256 * 1024);
+    assert_chain_matches_qemu_img (chain, top);
+    vb_image_chain_destroy (&chain);
+
+    /*  A block device: its size, nothing allocated. */
+    char cmd[PATH_MAX + 64];
+    snprintf (cmd, sizeof cmd, "losetup -f --show '%s'", sparse);
+    char *dev = capture (cmd);
+    assert_non_null (dev);
+    dev[strcspn (dev, "\n")] = '\0';
+    snprintf (f->loopdev, sizeof f->loopdev, "%s", dev);  /* teardown detaches it */
+    free (dev);
+    assert_int_equal (vb_image_file_sizes (f->loopdev, &physical, &allocation, &err), 0);
+    assert_int_equal (physical, 3 * 1024 * 1024);
+    assert_int_equal (allocation, 0);
+
+    /*  Errors name the file; nothing else is a layer. */
+    char missing[PATH_MAX];
+    snprintf (missing, sizeof missing, "%s/missing.qcow2", f->dir);
+    assert_int_equal (vb_image_file_sizes (missing, &physical, &allocation, &err), -1);
+    assert_int_equal (err.code, VB_ERR_OPERATION_FAILED);
+    assert_non_null (strstr (err.message, missing));
+    vb_error_clear (&err);
+    assert_int_equal (vb_image_file_sizes (f->dir, &physical, &allocation, &err), -1);
+    assert_int_equal (err.code, VB_ERR_OPERATION_FAILED);
+    assert_non_null (strstr (err.message, "neither a regular file nor a block device"));
+    vb_error_clear (&err);
+    assert_int_equal (vb_image_file_sizes (NULL, &physical, &allocation, &err), -1);
+    assert_int_equal (err.code, VB_ERR_INVALID_ARG);
+}
+
 static void
 test_image_resolve_backing_follows_qemu_rules (void **state)
 {
@@ -623,6 +676,7 @@ main (void)
         T (test_image_chain_extension_overrunning_area_is_refused),
         T (test_image_chain_unknown_incompatible_feature_is_refused),
         T (test_image_chain_block_device_backing_matches_qemu_img),
+        T (test_image_file_sizes_match_chain_layers_and_qemu_img),
         T (test_image_resolve_backing_follows_qemu_rules),
         T (test_image_chain_bad_arguments_answer_invalid_arg),
     };

@@ -2,7 +2,7 @@
  *
  *  Fixtures: tests/data/stats/SCENARIO/ (README there says how each was captured from QEMU 7.2
  *  and libvirt 9.0). Every expected parameter list below was written by hand from the values in
- *  the fixture files (query-blockstats, query-block, sizes.txt, proc/), never from
+ *  the fixture files (query-blockstats, query-block, sizes.txt, qemu-img-info, proc/), never from
  *  this module's output. The shut-off tests make images with qemu-img at test time and take the
  *  expected numbers from `qemu-img info` and stat(2). The format test renders records with
  *  vbsh_format and compares them with virsh 9.0's captured text, after applying the one
@@ -71,24 +71,55 @@ fixture_json (const char *scenario, const char *file)
     return j;
 }
 
-/*  sizes.txt ("PATH SIZE" lines): the host's lseek(SEEK_END) of each layer at capture time. */
+/*  A layer's file at capture time: sizes.txt ("PATH SIZE" lines: the host's lseek(SEEK_END) of
+ *  each layer) and the "actual-size" that `qemu-img info -U --backing-chain` printed for it in
+ *  qemu-img-info-*.json (st_blocks x 512, as QEMU measures it; none for a block device, whose
+ *  allocation is 0). */
 typedef struct {
     char *text;
+    json_object *infos;   /* every layer of every qemu-img-info-*.json, one array */
 } sizes_t;
 
 static int
-sizes_lookup (void *arg, const char *path, uint64_t *size)
+sizes_lookup (void *arg, const char *path, uint64_t *size, uint64_t *allocated)
 {
     sizes_t *s = (sizes_t *) arg;
     size_t plen = strlen (path);
-    for (char *line = s->text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1
-                                                                          : NULL) {
-        if (strncmp (line, path, plen) == 0 && line[plen] == ' ') {
-            *size = strtoull (line + plen + 1, NULL, 10);
-            return 0;
-        }
+    char *line = s->text;
+    while (line && *line && !(strncmp (line, path, plen) == 0 && line[plen] == ' '))
+        line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL;
+    if (!line || !*line)
+        return -1;
+    *size = strtoull (line + plen + 1, NULL, 10);
+    *allocated = 0;
+    for (size_t i = 0; i < json_object_array_length (s->infos); i++) {
+        json_object *layer = json_object_array_get_idx (s->infos, i), *v;
+        if (json_object_object_get_ex (layer, "filename", &v)
+            && strcmp (json_object_get_string (v), path) == 0
+            && json_object_object_get_ex (layer, "actual-size", &v))
+            *allocated = (uint64_t) json_object_get_int64 (v);
     }
-    return -1;
+    return 0;
+}
+
+static void
+sizes_load (sizes_t *s, const char *scenario)
+{
+    s->text = fixture_text (scenario, "sizes.txt");
+    s->infos = json_object_new_array ();
+    static const char *const disks[] = { "vda", "vdb" };
+    for (size_t d = 0; d < 2; d++) {
+        char file[64], path[512];
+        snprintf (file, sizeof file, "qemu-img-info-%s.json", disks[d]);
+        snprintf (path, sizeof path, DATA "%s/%s", scenario, file);
+        if (access (path, R_OK) != 0)
+            continue;
+        json_object *chain = fixture_json (scenario, file);
+        for (size_t i = 0; i < json_object_array_length (chain); i++)
+            json_object_array_add (s->infos,
+                                   json_object_get (json_object_array_get_idx (chain, i)));
+        json_object_put (chain);
+    }
 }
 
 /*  A running domain's inputs from a scenario folder. */
@@ -114,12 +145,12 @@ scenario_load (scenario_t *s, const char *name)
     s->block = fixture_json (name, "query-block.json");
     s->cpus = fixture_json (name, "query-cpus-fast.json");
     s->balloon = fixture_json (name, "query-balloon.json");
-    s->sizes.text = fixture_text (name, "sizes.txt");
+    sizes_load (&s->sizes, name);
     snprintf (s->proc_root, sizeof s->proc_root, DATA "%s/proc", name);
     s->in = (qemu_stats_input_t) {
         .def = s->def, .state = 3, .reason = 1, .pid = 1, .proc_root = s->proc_root,
         .blockstats = s->blockstats, .block = s->block, .cpus = s->cpus,
-        .balloon = s->balloon, .size_fn = sizes_lookup, .size_arg = &s->sizes,
+        .balloon = s->balloon, .file_fn = sizes_lookup, .file_arg = &s->sizes,
     };
 }
 
@@ -132,6 +163,7 @@ scenario_free (scenario_t *s)
     json_object_put (s->cpus);
     json_object_put (s->balloon);
     free (s->sizes.text);
+    json_object_put (s->sizes.infos);
 }
 
 /*  "key type value" for each parameter, compared line by line with EXPECTED (NULL-ended). */
@@ -203,7 +235,7 @@ test_stats_block_depth0_one_entry_without_backing_index (void **state)
         "block.0.name string vda", "block.0.path string " CAP "d0-0.qcow2",
         TOP_COUNTERS (0, 1, 512, 96783),
         /* allocation = parent (storage) wr_highest_offset 458752, not the format node's
-         * 2162688; physical = actual-size */
+         * 2162688; physical = allocated bytes (qemu-img's actual-size) */
         "block.0.allocation ullong 458752", "block.0.capacity ullong 67108864",
         "block.0.physical ullong 397312",
         NULL };
@@ -324,7 +356,8 @@ static void
 test_stats_block_device_physical_falls_back_to_device_size (void **state)
 {
     (void) state;
-    /*  QEMU reports actual-size 0 for the loop device: physical is its size (sizes.txt). */
+    /*  A loop device has no allocated bytes (QEMU's actual-size 0): physical is its size
+     *  (sizes.txt). */
     static const char *const expected[] = {
         "block.count uint 1",
         "block.0.name string vda", "block.0.path string /dev/loop0",
@@ -368,6 +401,49 @@ test_stats_block_raw_backing_file_is_a_layer (void **state)
         "block.1.physical ullong 1052672",
         NULL };
     check_block ("raw-backing", true, expected);
+}
+
+/*  The driver keeps one query-block per run; a blockstats reply that shows other chains (a
+ *  snapshot, commit, pull or medium change since) must be told apart. */
+static void
+test_stats_block_chains_match_only_the_same_chains (void **state)
+{
+    (void) state;
+    /*  Each capture's devices: top node and backing layers, from its README. */
+    static const char *const scenarios[] = {
+        "depth0", "depth1", "depth2", "depth3", "depth4", "blockdev", "cdrom-empty",
+        "raw-backing", "full",
+    };
+    static const char *const shapes[] = {
+        "vda:0", "vda:1", "vda:2", "vda:3", "vda:4", "vda:0", "vda:0 sdc:empty",
+        "vda:1", "vda:2 vdb:0",
+    };
+    size_t n = sizeof scenarios / sizeof scenarios[0];
+    json_object *stats[9], *block[9];
+    for (size_t i = 0; i < n; i++) {
+        stats[i] = fixture_json (scenarios[i], "query-blockstats.json");
+        block[i] = fixture_json (scenarios[i], "query-block.json");
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < n; k++) {
+            bool same = strcmp (shapes[i], shapes[k]) == 0;
+            if (qemu_stats_block_chains_match (stats[i], block[k]) != same)
+                fail_msg ("blockstats of %s against query-block of %s: expected %s",
+                          scenarios[i], scenarios[k], same ? "a match" : "no match");
+        }
+    /*  A new top node (a snapshot's overlay) under the same device. */
+    json_object *renamed = fixture_json ("depth2", "query-block.json");
+    json_object *inserted = json_object_object_get (
+        json_object_array_get_idx (json_object_object_get (renamed, "return"), 0), "inserted");
+    json_object_object_add (inserted, "node-name", json_object_new_string ("vb-vda-snap1"));
+    assert_false (qemu_stats_block_chains_match (stats[2], renamed));
+    json_object_put (renamed);
+    assert_false (qemu_stats_block_chains_match (NULL, block[0]));
+    assert_false (qemu_stats_block_chains_match (stats[0], NULL));
+    for (size_t i = 0; i < n; i++) {
+        json_object_put (stats[i]);
+        json_object_put (block[i]);
+    }
 }
 
 static void
@@ -421,8 +497,9 @@ test_stats_block_without_query_block_keeps_blockstats_fields (void **state)
     scenario_t s;
     scenario_load (&s, "depth1");
     /*  query-block missing, then malformed (chain cut short, sizes of the wrong type): the
-     *  blockstats fields stay; capacity goes; physical comes from the path's size (sizes.txt:
-     *  393216), and a backing layer without an image has no path, so no physical either. */
+     *  blockstats fields stay; capacity goes; physical is measured on the top's file as ever
+     *  (331776 allocated), and a backing layer without an image has no path, so no physical
+     *  either. */
     json_object *cut = json_tokener_parse (
         "{\"return\": [{\"qdev\": \"/machine/peripheral/vda/virtio-backend\", \"inserted\":"
         " {\"node-name\": \"vb-vda-format\", \"image\": {\"virtual-size\": \"big\","
@@ -431,7 +508,7 @@ test_stats_block_without_query_block_keeps_blockstats_fields (void **state)
         "block.count uint 2",
         "block.0.name string vda", "block.0.path string " CAP "d1-0.qcow2",
         TOP_COUNTERS (0, 1, 512, 119708),
-        "block.0.allocation ullong 393216", "block.0.physical ullong 393216",
+        "block.0.allocation ullong 393216", "block.0.physical ullong 331776",
         "block.1.name string vda", "block.1.backingIndex uint 1",
         "block.1.allocation ullong 0",
         NULL };
@@ -838,6 +915,7 @@ main (void)
         cmocka_unit_test (test_stats_block_depth3_four_layers),
         cmocka_unit_test (test_stats_block_depth4_five_layers),
         cmocka_unit_test (test_stats_block_device_physical_falls_back_to_device_size),
+        cmocka_unit_test (test_stats_block_chains_match_only_the_same_chains),
         cmocka_unit_test (test_stats_block_empty_cdrom_has_name_only),
         cmocka_unit_test (test_stats_block_raw_backing_file_is_a_layer),
         cmocka_unit_test (test_stats_block_without_monitor_data_reports_name_and_path),

@@ -52,7 +52,8 @@
 /*  How long a define waits for a sibling's define to finish with the directory. */
 #define QDRV_DEFINE_LOCK_MS 1000
 /*  QMP commands one stats sample of a running domain needs (s_stats_queries). */
-#define QDRV_STATS_QUERIES 4
+/*  The stats queries, by index (s_stats_queries). */
+enum { QS_BLOCKSTATS, QS_BLOCK, QS_CPUS, QS_BALLOON, QDRV_STATS_QUERIES };
 /*  RESETs closer than this (QEMU's own timestamps) are one reboot. */
 #define QDRV_REBOOT_SETTLE_US 1000000
 
@@ -94,7 +95,9 @@ typedef struct qemu_dom {
     const char *down_detail;    /* stopped/<detail> to emit on the next tick: the QEMU died
                                    while no worker watched it */
     json_object *last_stats[QDRV_STATS_QUERIES];  /* per query, its last good reply of this run
-                                                     (NULL: none yet, or refused) */
+                                                     (NULL: none yet, or refused); a per-run
+                                                     query's is asked once and reused while
+                                                     have_last_stats holds */
     bool have_last_stats[QDRV_STATS_QUERIES];     /* that query was answered this run */
     bool stats_hung;            /* the last stats request to this QEMU timed out */
     uint64_t last_stats_wall_ns[QDRV_STATS_QUERIES];
@@ -133,6 +136,7 @@ typedef struct {
 static void s_dom_stopped (qdom_t *dom);
 static void s_monitor_connect (qdom_t *dom, vb_error_t *err);
 static void s_stats_forget (qdom_t *dom);
+static void s_stats_forget_chains (qdom_t *dom);
 
 /* --- small helpers ------------------------------------------------------------------------- */
 
@@ -770,8 +774,12 @@ s_on_mon_event (qemu_monitor_t *mon, const char *name, json_object *data, int64_
             s_event (dom, "started", "wakeup");
         }
     }
-    else
+    else {
+        /*  A finished job or a moved tray may have changed a disk's chain. */
+        if (strncmp (name, "BLOCK_JOB_", 10) == 0 || strcmp (name, "DEVICE_TRAY_MOVED") == 0)
+            s_stats_forget_chains (dom);
         qemu_blockjob_on_event (dom, name, data);
+    }
 }
 
 static void
@@ -1659,8 +1667,23 @@ s_list (void *state, vb_call_t *call)
  *  needed. A slot builds its record the moment it is done, while its domain certainly exists:
  *  a domain that goes away first destroys its monitor, which answers the slot's queries
  *  synchronously. The call is answered when the last slot is done. */
-static const char *const s_stats_queries[QDRV_STATS_QUERIES] = {
-    "query-blockstats", "query-block", "query-cpus-fast", "query-balloon",
+/*
+ *  A per-run query describes what stays as it is while the QEMU runs unless virtbus itself
+ *  changes it — the disks' chains with their file names and virtual sizes, the vCPU threads — so
+ *  it is asked once per run and its reply reused. Each query costs an idle QEMU 0.4-0.7 ms of
+ *  CPU, most of it spent reading the command one byte at a time (docs/performance.md), so a
+ *  steady `--block --backing` sends query-blockstats alone. The block one is dropped when a
+ *  chain changes under virtbus's hands (qemu_dom_set_disk_sources, block-job and tray events)
+ *  and, as a safety net, whenever a blockstats reply shows other chains than it describes: the
+ *  slot then asks query-block again before building its record. */
+static const struct {
+    const char *command;
+    bool per_run;
+} s_stats_queries[QDRV_STATS_QUERIES] = {
+    [QS_BLOCKSTATS] = { "query-blockstats", false },
+    [QS_BLOCK] = { "query-block", true },
+    [QS_CPUS] = { "query-cpus-fast", true },
+    [QS_BALLOON] = { "query-balloon", false },
 };
 
 typedef enum {
@@ -1676,7 +1699,9 @@ typedef struct {
     qdom_t *dom;                                 /* valid while the slot is not done */
     json_object *replies[QDRV_STATS_QUERIES];    /* taken references, NULL = none */
     unsigned pending;
-    unsigned need;                               /* bit q: query q is asked */
+    unsigned want;                               /* bit q: the groups read query q */
+    unsigned need;                               /* bit q: query q is asked (want minus the
+                                                    per-run replies kept) */
     qstat_status_t status;
     bool asked;                                  /* QEMU was asked (else: no QEMU fields) */
     bool done;
@@ -1692,6 +1717,7 @@ struct _qstats_t {
     vb_call_t *call;
     unsigned mask;
     bool backing;
+    int64_t deadline_ms;        /* monotonic: when every query must have been answered */
     size_t nslots, ndone;
     qstats_slot_t *slots;
     json_object *records;       /* array, one entry per slot (NULL until done) */
@@ -1708,6 +1734,15 @@ s_stats_forget (qdom_t *dom)
         dom->have_last_stats[i] = false;
     }
     dom->stats_hung = false;
+}
+
+/*  The disks' chains may have changed: the next stats request asks query-block again. */
+static void
+s_stats_forget_chains (qdom_t *dom)
+{
+    json_object_put (dom->last_stats[QS_BLOCK]);
+    dom->last_stats[QS_BLOCK] = NULL;
+    dom->have_last_stats[QS_BLOCK] = false;
 }
 
 static void
@@ -1734,8 +1769,9 @@ s_stats_build (qstats_slot_t *slot, qdom_t *dom, json_object *const *replies,
         .def = dom->live? dom->live: dom->def,
         .state = dom->state, .reason = dom->reason,
         .pid = s_active (dom)? dom->pid: 0,
-        .blockstats = replies? replies[0]: NULL, .block = replies? replies[1]: NULL,
-        .cpus = replies? replies[2]: NULL, .balloon = replies? replies[3]: NULL,
+        .blockstats = replies? replies[QS_BLOCKSTATS]: NULL,
+        .block = replies? replies[QS_BLOCK]: NULL,
+        .cpus = replies? replies[QS_CPUS]: NULL, .balloon = replies? replies[QS_BALLOON]: NULL,
     };
     vb_error_t err = { 0 };
     json_object *record = qemu_stats_record (&in, slot->req->mask, slot->req->backing,
@@ -1789,12 +1825,13 @@ s_stats_slot_done (qstats_slot_t *slot)
     int64_t age_ms = -1;
     bool stale = false;
     for (size_t q = 0; q < QDRV_STATS_QUERIES; q++)
-        if (slot->need & (1u << q) && dom->have_last_stats[q])
+        if (slot->want & (1u << q) && !s_stats_queries[q].per_run && dom->have_last_stats[q])
             stale = true;
     if (slot->status == QSTAT_OK && slot->asked) {
         /*  Only the queries asked are replaced: a --block request keeps the last balloon. */
         int64_t now_ms = vb_now_ms ();
-        for (size_t q = 0; q < QDRV_STATS_QUERIES; q++)
+        json_object *replies[QDRV_STATS_QUERIES] = { NULL };
+        for (size_t q = 0; q < QDRV_STATS_QUERIES; q++) {
             if (slot->need & (1u << q)) {
                 json_object_put (dom->last_stats[q]);
                 dom->last_stats[q] = slot->replies[q]? json_object_get (slot->replies[q]): NULL;
@@ -1802,17 +1839,22 @@ s_stats_slot_done (qstats_slot_t *slot)
                 dom->last_stats_wall_ns[q] = now_ns;
                 dom->last_stats_mono_ms[q] = now_ms;
             }
+            if (slot->want & (1u << q))
+                replies[q] = dom->last_stats[q];
+        }
         dom->stats_hung = false;
-        record = s_stats_build (slot, dom, slot->replies, now_ns);
+        record = s_stats_build (slot, dom, replies, now_ns);
     }
     else if (slot->status == QSTAT_TIMEOUT && stale) {
-        /*  The oldest of the samples used dates the record. */
+        /*  The oldest of the samples used dates the record; a per-run reply is no sample. */
         json_object *replies[QDRV_STATS_QUERIES] = { NULL };
         uint64_t sample_ns = now_ns;
         int64_t oldest_ms = vb_now_ms ();
         for (size_t q = 0; q < QDRV_STATS_QUERIES; q++)
-            if (slot->need & (1u << q) && dom->have_last_stats[q]) {
+            if (slot->want & (1u << q) && dom->have_last_stats[q]) {
                 replies[q] = dom->last_stats[q];
+                if (s_stats_queries[q].per_run)
+                    continue;
                 if (dom->last_stats_wall_ns[q] < sample_ns)
                     sample_ns = dom->last_stats_wall_ns[q];
                 if (dom->last_stats_mono_ms[q] < oldest_ms)
@@ -1841,6 +1883,22 @@ finish:
     s_stats_finish (req);
 }
 
+static void s_stats_send (qstats_slot_t *slot, unsigned query, int deadline_ms);
+
+/*  A blockstats reply answered from a kept query-block: if the chains differ from what that
+ *  query-block describes, drop it and ask again, so that this record is built on the new one. */
+static void
+s_stats_check_chains (qstats_slot_t *slot, json_object *blockstats)
+{
+    qdom_t *dom = slot->dom;
+    if (!(slot->want & (1u << QS_BLOCK)) || slot->need & (1u << QS_BLOCK)
+        || qemu_stats_block_chains_match (blockstats, dom->last_stats[QS_BLOCK]))
+        return;
+    s_stats_forget_chains (dom);
+    int64_t left = slot->req->deadline_ms - vb_now_ms ();
+    s_stats_send (slot, QS_BLOCK, left > 1? (int) left: 1);
+}
+
 static void
 s_on_stats_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
                   const vb_error_t *err, void *cb_data)
@@ -1856,15 +1914,39 @@ s_on_stats_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_clas
         else if (err->code == VB_ERR_HYPERVISOR_UNAVAILABLE)
             slot->status = QSTAT_GONE;
     }
-    else
+    else {
         slot->replies[query->query] = json_object_get (result);
+        if (query->query == QS_BLOCKSTATS && s_active (slot->dom))
+            s_stats_check_chains (slot, result);
+    }
     free (query);
     if (--slot->pending == 0)
         s_stats_slot_done (slot);
 }
 
-/*  Send the four queries of a running domain's slot, each due within DEADLINE_MS. Queries that
- *  cannot be sent count as failed at once. */
+/*  Send QUERY for SLOT, due within DEADLINE_MS; a query that cannot be sent counts as failed
+ *  at once (the caller holds a pending count, so the slot is not done here). */
+static void
+s_stats_send (qstats_slot_t *slot, unsigned query, int deadline_ms)
+{
+    vb_error_t err = { 0 };
+    slot->need |= 1u << query;
+    slot->pending++;
+    qstats_query_t *q = calloc (1, sizeof *q);
+    if (q) {
+        q->slot = slot;
+        q->query = query;
+    }
+    if (!q || qemu_monitor_command (slot->dom->mon, s_stats_queries[query].command, NULL,
+                                    deadline_ms, s_on_stats_reply, q, &err) != 0) {
+        if (!q || err.code == VB_ERR_HYPERVISOR_UNAVAILABLE)
+            slot->status = QSTAT_GONE;
+        free (q);
+        slot->pending--;
+    }
+}
+
+/*  Send a running domain's queries: what the groups read, less the per-run replies kept. */
 static void
 s_stats_ask (qstats_slot_t *slot, int deadline_ms)
 {
@@ -1880,24 +1962,10 @@ s_stats_ask (qstats_slot_t *slot, int deadline_ms)
         return;
     }
     slot->pending = 1;   /* held until every query is out */
-    for (unsigned q = 0; q < QDRV_STATS_QUERIES; q++) {
-        if (!(slot->need & (1u << q)))
-            continue;
-        slot->pending++;
-        qstats_query_t *query = calloc (1, sizeof *query);
-        if (query) {
-            query->slot = slot;
-            query->query = q;
-        }
-        if (!query
-            || qemu_monitor_command (dom->mon, s_stats_queries[q], NULL, deadline_ms,
-                                     s_on_stats_reply, query, &err) != 0) {
-            if (!query || err.code == VB_ERR_HYPERVISOR_UNAVAILABLE)
-                slot->status = QSTAT_GONE;
-            free (query);
-            slot->pending--;
-        }
-    }
+    for (unsigned q = 0; q < QDRV_STATS_QUERIES; q++)
+        if (slot->want & (1u << q)
+            && !(s_stats_queries[q].per_run && dom->have_last_stats[q]))
+            s_stats_send (slot, q, deadline_ms);
     if (--slot->pending == 0)
         s_stats_slot_done (slot);
 }
@@ -2027,20 +2095,21 @@ s_get_stats (void *state, vb_call_t *call)
     /*  Ask everybody before reading any answer: the replies then arrive in parallel. */
     /*  Each query costs QEMU ~0.2-0.6 ms of CPU (measured, docs/performance.md): ask only what
      *  the groups need. */
-    unsigned need = 0;
+    unsigned want = 0;
     if (mask & QEMU_STATS_BLOCK)
-        need |= 1u << 0 | 1u << 1;
+        want |= 1u << QS_BLOCKSTATS | 1u << QS_BLOCK;
     if (mask & QEMU_STATS_VCPU)
-        need |= 1u << 2;
+        want |= 1u << QS_CPUS;
     if (mask & QEMU_STATS_BALLOON)
-        need |= 1u << 3;
+        want |= 1u << QS_BALLOON;
     int deadline_ms = s_deadline_ms (call);
+    req->deadline_ms = vb_now_ms () + deadline_ms;
     req->sending = true;
     for (size_t i = 0; i < req->nslots; i++) {
         qstats_slot_t *slot = &req->slots[i];
         qdom_t *dom = slot->dom;
-        bool ask = need != 0;
-        slot->need = need;
+        bool ask = want != 0;
+        slot->want = want;
         /*  A starting or dying QEMU is not asked; --nowait skips a monitor that is busy or
          *  that did not answer the last stats request. */
         if (!s_active (dom) || !ask || dom->starting || dom->destroying
@@ -2163,6 +2232,7 @@ qemu_dom_set_disk_sources (qemu_dom_t *dom, const qemu_disk_source_t *sources, s
     free (text);
     vb_domain_def_free (&dom->def);
     dom->def = def;
+    s_stats_forget_chains (dom);
     if (live) {
         vb_domain_def_free (&dom->live);
         dom->live = live;

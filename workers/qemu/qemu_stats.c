@@ -224,20 +224,11 @@ s_proc_delay_ns (const char *proc_root, pid_t pid, pid_t tid, uint64_t *ns)
 }
 
 int
-qemu_stats_path_size (void *arg, const char *path, uint64_t *size)
+qemu_stats_file_sizes (void *arg, const char *path, uint64_t *physical, uint64_t *allocation)
 {
     (void) arg;
-    if (!path || !size)
-        return -1;
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return -1;
-    off_t end = lseek (fd, 0, SEEK_END);
-    close (fd);
-    if (end < 0)
-        return -1;
-    *size = (uint64_t) end;
-    return 0;
+    vb_error_t err = { 0 };
+    return vb_image_file_sizes (path, physical, allocation, &err);
 }
 
 /* --- groups ------------------------------------------------------------------------------ */
@@ -455,10 +446,12 @@ s_block_layer_live (vb_params_t *p, size_t n, const vb_disk_def_t *disk, json_ob
     uint64_t capacity = s_u64 (image, "virtual-size", 0);
     if (capacity > 0)
         vb_params_add_ullong (p, capacity, "block.%zu.capacity", n);
-    uint64_t physical = s_u64 (image, "actual-size", 0);
-    qemu_stats_size_fn *size_fn = in->size_fn ? in->size_fn : qemu_stats_path_size;
-    if (physical > 0 || (path && size_fn (in->size_arg, path, &physical) == 0))
-        vb_params_add_ullong (p, physical, "block.%zu.physical", n);
+    /*  QEMU's actual-size, measured now rather than taken from a query-block reply that may
+     *  be older than this sample (the driver keeps one per run). */
+    qemu_stats_file_fn *file_fn = in->file_fn ? in->file_fn : qemu_stats_file_sizes;
+    uint64_t size, allocated;
+    if (path && file_fn (in->file_arg, path, &size, &allocated) == 0)
+        vb_params_add_ullong (p, allocated > 0 ? allocated : size, "block.%zu.physical", n);
 }
 
 static size_t
@@ -490,6 +483,48 @@ s_block_live (vb_params_t *p, const qemu_stats_input_t *in, bool backing)
         }
     }
     return n;
+}
+
+/*  Layers below ENTRY through KEY ("backing" or "backing-image"), at most S_MAX_DEPTH + 1. */
+static size_t
+s_chain_depth (json_object *entry, const char *key)
+{
+    size_t depth = 0;
+    while (depth <= S_MAX_DEPTH && (entry = s_obj (entry, key)))
+        depth++;
+    return depth;
+}
+
+bool
+qemu_stats_block_chains_match (json_object *blockstats, json_object *block)
+{
+    json_object *stats = s_return_array (blockstats);
+    json_object *devices = s_return_array (block);
+    if (!stats || !devices || json_object_array_length (stats)
+                              != json_object_array_length (devices))
+        return false;
+    /*  Every device with the same top node (or none, for an empty drive) and as many layers. */
+    for (size_t i = 0; i < json_object_array_length (stats); i++) {
+        json_object *e = json_object_array_get_idx (stats, i);
+        const char *qdev = vb_json_str (e, "qdev", NULL);
+        const char *node = vb_json_str (e, "node-name", NULL);
+        json_object *dev = NULL;
+        for (size_t k = 0; !dev && qdev && k < json_object_array_length (devices); k++) {
+            json_object *d = json_object_array_get_idx (devices, k);
+            if (strcmp (vb_json_str (d, "qdev", ""), qdev) == 0)
+                dev = d;
+        }
+        if (!dev)
+            return false;
+        json_object *inserted = s_obj (dev, "inserted");
+        const char *dev_node = vb_json_str (inserted, "node-name", NULL);
+        if ((node == NULL) != (dev_node == NULL) || (node && strcmp (node, dev_node) != 0))
+            return false;
+        if (s_chain_depth (e, "backing") != s_chain_depth (s_obj (inserted, "image"),
+                                                            "backing-image"))
+            return false;
+    }
+    return true;
 }
 
 static size_t

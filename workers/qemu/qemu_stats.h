@@ -40,9 +40,10 @@
  *  same depth, the nested `backing-image`s of query-block's inserted.image. A backing layer's
  *  path = its image's filename (none when it is a "json:" description). allocation = the
  *  layer's parent.stats.wr_highest_offset (its storage node), always emitted; capacity = the
- *  layer's image virtual-size, emitted when non-zero; physical = image actual-size when
- *  non-zero, else the size of the layer's path (st_size / lseek SEEK_END, through SIZE_FN),
- *  omitted when that fails. A disk with no blockstats entry gets name and path only (as libvirt
+ *  layer's image virtual-size, emitted when non-zero; physical = the allocated bytes of the
+ *  layer's file (st_blocks x 512, the number QEMU reports as actual-size: its
+ *  raw_get_allocated_file_size) when non-zero, else st_size / lseek SEEK_END, read through
+ *  FILE_FN at the time of the record; omitted when the file cannot be read. A disk with no blockstats entry gets name and path only (as libvirt
  *  without monitor data). An empty cdrom gets name only.
  *  Shut off: the chain read from the image headers (vb_image): allocation = st_blocks x 512
  *  (block device: 0), capacity = qcow2 virtual size (raw: = physical), physical = st_size /
@@ -72,10 +73,13 @@ typedef enum {
 
 #define QEMU_STATS_ALL 0x3fu
 
-/*  The size of PATH (a file or block device) for the physical fallback: 0 with *SIZE set, or -1.
- *  ARG is the caller's. qemu_stats_path_size is the real one (open + lseek SEEK_END). */
-typedef int (qemu_stats_size_fn) (void *arg, const char *path, uint64_t *size);
-int qemu_stats_path_size (void *arg, const char *path, uint64_t *size);
+/*  A layer's file for `physical`: *PHYSICAL = st_size (block device: lseek SEEK_END),
+ *  *ALLOCATION = st_blocks x 512 (block device: 0); 0, or -1 when PATH cannot be read. ARG is
+ *  the caller's. qemu_stats_file_sizes is the real one (vb_image_file_sizes). */
+typedef int (qemu_stats_file_fn) (void *arg, const char *path, uint64_t *physical,
+                                  uint64_t *allocation);
+int qemu_stats_file_sizes (void *arg, const char *path, uint64_t *physical,
+                           uint64_t *allocation);
 
 /*  Everything one record is made from. Pointers are borrowed for the call. */
 typedef struct {
@@ -84,11 +88,12 @@ typedef struct {
     pid_t pid;                    /* QEMU's pid; <= 0 = not running (shut off) */
     const char *proc_root;        /* NULL = "/proc" (tests point it at captured files) */
     json_object *blockstats;      /* query-blockstats reply, or NULL */
-    json_object *block;           /* query-block reply, or NULL */
+    json_object *block;           /* query-block reply (may be older than blockstats: only its
+                                     chain, filenames and virtual sizes are read), or NULL */
     json_object *cpus;            /* query-cpus-fast reply, or NULL */
     json_object *balloon;         /* query-balloon reply, or NULL */
-    qemu_stats_size_fn *size_fn;  /* NULL = qemu_stats_path_size */
-    void *size_arg;
+    qemu_stats_file_fn *file_fn;  /* NULL = qemu_stats_file_sizes */
+    void *file_arg;
 } qemu_stats_input_t;
 
 /*  Map wire group names ("state", "cpu-total", "balloon", "vcpu", "interface", "block") to a
@@ -108,6 +113,12 @@ int qemu_stats_vcpu (vb_params_t *p, const qemu_stats_input_t *in);
 int qemu_stats_interface (vb_params_t *p, const qemu_stats_input_t *in);
 /*  Running domain: from IN->blockstats / block; shut off (pid <= 0): from the images. */
 int qemu_stats_block (vb_params_t *p, const qemu_stats_input_t *in, bool backing);
+
+/*  Does the query-block reply BLOCK describe the chains the query-blockstats reply BLOCKSTATS
+ *  shows: the same devices (qdev), each with the same top node-name (or none: an empty drive)
+ *  and as many backing layers? A snapshot, a commit, a pull or a medium change since BLOCK was
+ *  asked makes them differ. Either NULL or malformed: false. */
+bool qemu_stats_block_chains_match (json_object *blockstats, json_object *block);
 
 /*  All groups in MASK in libvirt's order. Returns a new list (vb_params_destroy), or NULL with
  *  ERR: INVALID_ARG without a definition, INTERNAL when out of memory. */
