@@ -39,6 +39,7 @@ typedef struct {
     char message[VB_ERROR_MESSAGE_MAX];
     char qmp_class[64];
     json_object *result;        /* a reference, or NULL */
+    char *raw;                  /* a raw command's text (copy), or NULL */
     int64_t at_ns;
 } reply_rec_t;
 
@@ -108,11 +109,10 @@ fixture_reply (const char *name)
 
 /*  --- Callbacks that record --------------------------------------------------------- */
 
-static void
-on_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
-          const vb_error_t *err, void *cb_data)
+/*  A new record of the outcome of CTX's command. */
+static reply_rec_t *
+record (cmd_ctx_t *ctx, const char *qmp_class, const vb_error_t *err)
 {
-    cmd_ctx_t *ctx = cb_data;
     fixture_t *fx = ctx->fx;
     assert_true (fx->nreplies < MAX_RECORDS);
     reply_rec_t *rec = &fx->replies[fx->nreplies++];
@@ -120,14 +120,34 @@ on_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
     rec->code = err ? err->code : VB_OK;
     snprintf (rec->message, sizeof rec->message, "%s", err ? err->message : "");
     snprintf (rec->qmp_class, sizeof rec->qmp_class, "%s", qmp_class ? qmp_class : "");
-    rec->result = result ? json_object_get (result) : NULL;
     rec->at_ns = vb_now_ns ();
+    return rec;
+}
+
+static void
+on_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
+          const vb_error_t *err, void *cb_data)
+{
+    cmd_ctx_t *ctx = cb_data;
+    fixture_t *fx = ctx->fx;
+    reply_rec_t *rec = record (ctx, qmp_class, err);
+    rec->result = result ? json_object_get (result) : NULL;
     /*  Exactly one of result and err. */
     assert_true ((result != NULL) != (err != NULL));
     if (fx->destroy_in_reply && mon == fx->mon) {
         fx->destroy_in_reply = false;
         qemu_monitor_destroy (&fx->mon);
     }
+}
+
+static void
+on_raw (qemu_monitor_t *mon, const char *text, size_t len, const char *qmp_class,
+        const vb_error_t *err, void *cb_data)
+{
+    (void) mon;
+    reply_rec_t *rec = record ((cmd_ctx_t *) cb_data, qmp_class, err);
+    rec->raw = text ? strndup (text, len) : NULL;
+    assert_true ((text != NULL) != (err != NULL));
 }
 
 static void
@@ -197,8 +217,10 @@ fixture_destroy (fixture_t **fx_p)
 {
     fixture_t *fx = *fx_p;
     qemu_monitor_destroy (&fx->mon);
-    for (size_t i = 0; i < fx->nreplies; i++)
+    for (size_t i = 0; i < fx->nreplies; i++) {
         json_object_put (fx->replies[i].result);
+        free (fx->replies[i].raw);
+    }
     for (size_t i = 0; i < fx->nevents; i++)
         json_object_put (fx->events[i].data);
     if (fx->server_fd >= 0)
@@ -419,6 +441,15 @@ issue (fixture_t *fx, const char *command, json_object *args, int deadline_ms, i
     assert_null (args);
 }
 
+static void
+issue_raw (fixture_t *fx, const char *command, int deadline_ms, int tag)
+{
+    vb_error_t err = { 0 };
+    if (qemu_monitor_command_raw (fx->mon, command, deadline_ms, on_raw, &fx->ctx[tag], &err)
+        != 0)
+        fail_msg ("qemu_monitor_command_raw %s: %s", command, err.message);
+}
+
 static reply_rec_t *
 reply_for (fixture_t *fx, int tag)
 {
@@ -547,6 +578,60 @@ test_qemu_monitor_pipelined_replies_match_in_order_of_issue (void **state)
     assert_true (json_object_object_get_ex (vda_stats, "backing", &backing));
     assert_string_equal (vb_json_str (backing, "node-name", ""), "mid-fmt");
     assert_int_equal (qemu_monitor_pending (fx->mon), 0);
+    fixture_destroy (&fx);
+}
+
+/*  A raw command's reply reaches it as QEMU's text, in order among parsed ones; errors and
+ *  deadlines as for any command. */
+static void
+test_qemu_monitor_raw_command_gets_the_reply_text (void **state)
+{
+    (void) state;
+    fixture_t *fx = fixture_new (NULL);
+    handshake (fx);
+    issue_raw (fx, "query-blockstats", WAIT_MS, 1);
+    issue (fx, "query-status", NULL, WAIT_MS, 2);
+    issue_raw (fx, "no-such-command", WAIT_MS, 3);
+    issue_raw (fx, "query-blockstats", WAIT_MS, 4);
+    issue_raw (fx, "query-blockstats", 50, 5);
+    assert_int_equal (qemu_monitor_pending (fx->mon), 5);
+    server_expect (fx, "query-blockstats");
+    server_expect (fx, "query-status");
+    server_expect (fx, "no-such-command");
+    server_expect (fx, "query-blockstats");
+    server_expect (fx, "query-blockstats");
+
+    char *reply = fixture_reply ("query-blockstats.json");
+    server_send_fixture (fx, "event-stop-STOP.json", false);
+    server_send_str (fx, reply);
+    server_send_fixture (fx, "query-status-paused.json", true);
+    server_send_fixture (fx, "error-command-not-found.json", true);
+    /*  Should QEMU put "return" second, the value alone comes, serialised again. */
+    server_send_str (fx, "{\"x\": 1, \"return\": [5, {\"a\": \"b\"}]}\r\n");
+    assert_true (run_until (fx, have_replies, 5, WAIT_MS));
+    assert_int_equal (fx->nevents, 1);
+
+    reply_rec_t *r1 = reply_for (fx, 1);
+    assert_int_equal (r1->code, VB_OK);
+    reply[strcspn (reply, "\r\n")] = '\0';
+    assert_string_equal (r1->raw, reply);   /* the whole line, byte for byte */
+    assert_null (r1->result);
+    reply_rec_t *r2 = reply_for (fx, 2);
+    assert_string_equal (vb_json_str (r2->result, "status", ""), "paused");
+    reply_rec_t *r3 = reply_for (fx, 3);
+    assert_int_equal (r3->code, VB_ERR_UNSUPPORTED);
+    assert_string_equal (r3->qmp_class, "CommandNotFound");
+    assert_null (r3->raw);
+    assert_string_equal (reply_for (fx, 4)->raw, "[5,{\"a\":\"b\"}]");
+    reply_rec_t *r5 = reply_for (fx, 5);
+    assert_int_equal (r5->code, VB_ERR_TIMEOUT);
+    assert_non_null (strstr (r5->message, "query-blockstats"));
+    free (reply);
+
+    vb_error_t err = { 0 };
+    assert_int_equal (qemu_monitor_command_raw (fx->mon, "query-blockstats", WAIT_MS, NULL,
+                                                NULL, &err), -1);
+    assert_int_equal (err.code, VB_ERR_INVALID_ARG);
     fixture_destroy (&fx);
 }
 
@@ -996,6 +1081,7 @@ main (void)
         cmocka_unit_test (test_qemu_monitor_greeting_then_capabilities_makes_it_ready),
         cmocka_unit_test (test_qemu_monitor_commands_before_greeting_are_sent_after_capabilities),
         cmocka_unit_test (test_qemu_monitor_pipelined_replies_match_in_order_of_issue),
+        cmocka_unit_test (test_qemu_monitor_raw_command_gets_the_reply_text),
         cmocka_unit_test (test_qemu_monitor_events_between_replies_go_to_event_callback),
         cmocka_unit_test (test_qemu_monitor_event_with_data_passes_data),
         cmocka_unit_test (test_qemu_monitor_byte_by_byte_reads_reassemble_lines),

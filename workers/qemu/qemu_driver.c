@@ -97,7 +97,9 @@ typedef struct qemu_dom {
     json_object *last_stats[QDRV_STATS_QUERIES];  /* per query, its last good reply of this run
                                                      (NULL: none yet, or refused); a per-run
                                                      query's is asked once and reused while
-                                                     have_last_stats holds */
+                                                     have_last_stats holds. query-blockstats'
+                                                     is last_blockstats instead */
+    qemu_blockstats_t *last_blockstats;
     bool have_last_stats[QDRV_STATS_QUERIES];     /* that query was answered this run */
     bool stats_hung;            /* the last stats request to this QEMU timed out */
     uint64_t last_stats_wall_ns[QDRV_STATS_QUERIES];
@@ -1679,8 +1681,9 @@ s_list (void *state, vb_call_t *call)
 static const struct {
     const char *command;
     bool per_run;
+    bool raw;           /* read by qemu_blockstats from the text, never parsed by json-c */
 } s_stats_queries[QDRV_STATS_QUERIES] = {
-    [QS_BLOCKSTATS] = { "query-blockstats", false },
+    [QS_BLOCKSTATS] = { "query-blockstats", false, true },
     [QS_BLOCK] = { "query-block", true },
     [QS_CPUS] = { "query-cpus-fast", true },
     [QS_BALLOON] = { "query-balloon", false },
@@ -1698,6 +1701,7 @@ typedef struct {
     qstats_t *req;
     qdom_t *dom;                                 /* valid while the slot is not done */
     json_object *replies[QDRV_STATS_QUERIES];    /* taken references, NULL = none */
+    qemu_blockstats_t *blockstats;               /* the query-blockstats reply, NULL = none */
     unsigned pending;
     unsigned want;                               /* bit q: the groups read query q */
     unsigned need;                               /* bit q: query q is asked (want minus the
@@ -1733,6 +1737,7 @@ s_stats_forget (qdom_t *dom)
         dom->last_stats[i] = NULL;
         dom->have_last_stats[i] = false;
     }
+    qemu_blockstats_destroy (&dom->last_blockstats);
     dom->stats_hung = false;
 }
 
@@ -1751,25 +1756,27 @@ s_stats_free (qstats_t **req_p)
     qstats_t *req = *req_p;
     if (!req)
         return;
-    for (size_t i = 0; req->slots && i < req->nslots; i++)
+    for (size_t i = 0; req->slots && i < req->nslots; i++) {
         for (size_t q = 0; q < QDRV_STATS_QUERIES; q++)
             json_object_put (req->slots[i].replies[q]);
+        qemu_blockstats_destroy (&req->slots[i].blockstats);
+    }
     free (req->slots);
     json_object_put (req->records);
     free (req);
     *req_p = NULL;
 }
 
-/*  The record of a slot's domain from REPLIES (entries may be NULL). */
+/*  The record of a slot's domain from REPLIES (entries may be NULL) and BLOCKSTATS. */
 static json_object *
 s_stats_build (qstats_slot_t *slot, qdom_t *dom, json_object *const *replies,
-               uint64_t sample_ns)
+               const qemu_blockstats_t *blockstats, uint64_t sample_ns)
 {
     qemu_stats_input_t in = {
         .def = dom->live? dom->live: dom->def,
         .state = dom->state, .reason = dom->reason,
         .pid = s_active (dom)? dom->pid: 0,
-        .blockstats = replies? replies[QS_BLOCKSTATS]: NULL,
+        .blockstats = blockstats,
         .block = replies? replies[QS_BLOCK]: NULL,
         .cpus = replies? replies[QS_CPUS]: NULL, .balloon = replies? replies[QS_BALLOON]: NULL,
     };
@@ -1842,8 +1849,13 @@ s_stats_slot_done (qstats_slot_t *slot)
             if (slot->want & (1u << q))
                 replies[q] = dom->last_stats[q];
         }
+        if (slot->need & (1u << QS_BLOCKSTATS)) {
+            qemu_blockstats_destroy (&dom->last_blockstats);
+            dom->last_blockstats = slot->blockstats;
+            slot->blockstats = NULL;
+        }
         dom->stats_hung = false;
-        record = s_stats_build (slot, dom, replies, now_ns);
+        record = s_stats_build (slot, dom, replies, dom->last_blockstats, now_ns);
     }
     else if (slot->status == QSTAT_TIMEOUT && stale) {
         /*  The oldest of the samples used dates the record; a per-run reply is no sample. */
@@ -1861,13 +1873,15 @@ s_stats_slot_done (qstats_slot_t *slot)
                     oldest_ms = dom->last_stats_mono_ms[q];
             }
         dom->stats_hung = true;
-        record = s_stats_build (slot, dom, replies, sample_ns);
+        record = s_stats_build (slot, dom, replies,
+                                slot->want & (1u << QS_BLOCKSTATS)? dom->last_blockstats: NULL,
+                                sample_ns);
         age_ms = vb_now_ms () - oldest_ms;
     }
     else {
         if (slot->status == QSTAT_TIMEOUT)
             dom->stats_hung = true;
-        record = s_stats_build (slot, dom, NULL, now_ns);
+        record = s_stats_build (slot, dom, NULL, NULL, now_ns);
     }
     if (!record) {
         req->failed = true;
@@ -1888,7 +1902,7 @@ static void s_stats_send (qstats_slot_t *slot, unsigned query, int deadline_ms);
 /*  A blockstats reply answered from a kept query-block: if the chains differ from what that
  *  query-block describes, drop it and ask again, so that this record is built on the new one. */
 static void
-s_stats_check_chains (qstats_slot_t *slot, json_object *blockstats)
+s_stats_check_chains (qstats_slot_t *slot, const qemu_blockstats_t *blockstats)
 {
     qdom_t *dom = slot->dom;
     if (!(slot->want & (1u << QS_BLOCK)) || slot->need & (1u << QS_BLOCK)
@@ -1899,13 +1913,11 @@ s_stats_check_chains (qstats_slot_t *slot, json_object *blockstats)
     s_stats_send (slot, QS_BLOCK, left > 1? (int) left: 1);
 }
 
+/*  A query is over: its reply is stored (or its error counted); the last one completes the
+ *  slot. */
 static void
-s_on_stats_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
-                  const vb_error_t *err, void *cb_data)
+s_stats_query_done (qstats_query_t *query, const vb_error_t *err)
 {
-    (void) mon;
-    (void) qmp_class;
-    qstats_query_t *query = (qstats_query_t *) cb_data;
     qstats_slot_t *slot = query->slot;
     if (err) {
         /*  QEMU refusing one query (no balloon device) costs only that query's fields. */
@@ -1914,14 +1926,42 @@ s_on_stats_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_clas
         else if (err->code == VB_ERR_HYPERVISOR_UNAVAILABLE)
             slot->status = QSTAT_GONE;
     }
-    else {
-        slot->replies[query->query] = json_object_get (result);
-        if (query->query == QS_BLOCKSTATS && s_active (slot->dom))
-            s_stats_check_chains (slot, result);
-    }
     free (query);
     if (--slot->pending == 0)
         s_stats_slot_done (slot);
+}
+
+static void
+s_on_stats_reply (qemu_monitor_t *mon, json_object *result, const char *qmp_class,
+                  const vb_error_t *err, void *cb_data)
+{
+    (void) mon;
+    (void) qmp_class;
+    qstats_query_t *query = (qstats_query_t *) cb_data;
+    if (!err)
+        query->slot->replies[query->query] = json_object_get (result);
+    s_stats_query_done (query, err);
+}
+
+static void
+s_on_stats_raw (qemu_monitor_t *mon, const char *text, size_t len, const char *qmp_class,
+                const vb_error_t *err, void *cb_data)
+{
+    (void) mon;
+    (void) qmp_class;
+    qstats_query_t *query = (qstats_query_t *) cb_data;
+    qstats_slot_t *slot = query->slot;
+    if (!err) {
+        /*  A reply that is not JSON leaves its fields out, as a refused query does. */
+        vb_error_t perr = { 0 };
+        qemu_blockstats_destroy (&slot->blockstats);
+        slot->blockstats = qemu_blockstats_parse (text, len, &perr);
+        if (!slot->blockstats)
+            vb_warn ("qemu: domain '%s': %s", s_name (slot->dom), perr.message);
+        else if (s_active (slot->dom))
+            s_stats_check_chains (slot, slot->blockstats);
+    }
+    s_stats_query_done (query, err);
 }
 
 /*  Send QUERY for SLOT, due within DEADLINE_MS; a query that cannot be sent counts as failed
@@ -1937,8 +1977,14 @@ s_stats_send (qstats_slot_t *slot, unsigned query, int deadline_ms)
         q->slot = slot;
         q->query = query;
     }
-    if (!q || qemu_monitor_command (slot->dom->mon, s_stats_queries[query].command, NULL,
-                                    deadline_ms, s_on_stats_reply, q, &err) != 0) {
+    int rc = -1;
+    if (q && s_stats_queries[query].raw)
+        rc = qemu_monitor_command_raw (slot->dom->mon, s_stats_queries[query].command,
+                                       deadline_ms, s_on_stats_raw, q, &err);
+    else if (q)
+        rc = qemu_monitor_command (slot->dom->mon, s_stats_queries[query].command, NULL,
+                                   deadline_ms, s_on_stats_reply, q, &err);
+    if (rc != 0) {
         if (!q || err.code == VB_ERR_HYPERVISOR_UNAVAILABLE)
             slot->status = QSTAT_GONE;
         free (q);

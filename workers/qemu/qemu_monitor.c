@@ -43,8 +43,10 @@ struct _pending_t {
     char *command;              /* for error sentences */
     int deadline_ms;            /* as given, for the TIMEOUT sentence */
     int64_t deadline_ns;        /* CLOCK_MONOTONIC */
-    qemu_monitor_reply_fn *fn;  /* NULL for qmp_capabilities and for a command whose deadline
-                                   passed: its reply, still owed by QEMU, is discarded */
+    qemu_monitor_reply_fn *fn;  /* NULL for qmp_capabilities, for a raw command, and for a
+                                   command whose deadline passed: its reply, still owed by QEMU,
+                                   is discarded */
+    qemu_monitor_raw_fn *raw_fn;  /* a raw command's (qemu_monitor_command_raw), else NULL */
     void *cb_data;
 };
 
@@ -135,6 +137,31 @@ s_pending_free (pending_t **p_p)
     }
 }
 
+/*  Does a caller still await P's reply? */
+static bool
+s_awaited (const pending_t *p)
+{
+    return p->fn || p->raw_fn;
+}
+
+/*  Hand P's caller an error (P's callback is then spent). */
+static void
+s_pending_error (qemu_monitor_t *self, pending_t *p, const char *qmp_class,
+                 const vb_error_t *err)
+{
+    qemu_monitor_reply_fn *fn = p->fn;
+    qemu_monitor_raw_fn *raw_fn = p->raw_fn;
+    void *cb_data = p->cb_data;
+    p->fn = NULL;
+    p->raw_fn = NULL;
+    p->cb_data = NULL;
+    /*  (the callback may destroy the monitor, and P with it) */
+    if (fn)
+        fn (self, NULL, qmp_class, err, cb_data);
+    else if (raw_fn)
+        raw_fn (self, NULL, 0, qmp_class, err, cb_data);
+}
+
 /*  Arm the timerfd for the earliest deadline (pending commands and the handshake). */
 static void
 s_rearm (qemu_monitor_t *self)
@@ -145,7 +172,7 @@ s_rearm (qemu_monitor_t *self)
     if (self->state == STATE_GREETING || self->state == STATE_CAPABILITIES)
         earliest = self->handshake_deadline_ns;
     for (pending_t *p = self->head; p; p = p->next)
-        if (p->fn && (earliest == 0 || p->deadline_ns < earliest))
+        if (s_awaited (p) && (earliest == 0 || p->deadline_ns < earliest))
             earliest = p->deadline_ns;
     if (earliest == self->armed_ns)
         return;
@@ -168,10 +195,10 @@ static void
 s_pending_fail (qemu_monitor_t *self, pending_t *p, vb_error_code_t code, const char *fmt,
                 const char *reason)
 {
-    if (p->fn) {
+    if (s_awaited (p)) {
         vb_error_t err;
         vb_error_set (&err, code, fmt, self->name, p->command, reason);
-        p->fn (self, NULL, NULL, &err, p->cb_data);
+        s_pending_error (self, p, NULL, &err);
     }
     s_pending_free (&p);
 }
@@ -396,7 +423,7 @@ s_on_reply (qemu_monitor_t *self, json_object *msg)
     s_pending_unlink (self, p);
     s_rearm (self);
 
-    if (!p->caps && !p->fn) {
+    if (!p->caps && !s_awaited (p)) {
         /*  The late answer to a command whose deadline passed. */
         vb_debug ("QEMU monitor %s: discarded the late reply to '%s'", self->name, p->command);
         s_pending_free (&p);
@@ -417,7 +444,13 @@ s_on_reply (qemu_monitor_t *self, json_object *msg)
             self->callbacks.ready (self, self->user_data);
         return;
     }
-    if (has_return) {
+    if (has_return && p->raw_fn) {
+        /*  (a reply s_on_raw_line did not recognise: "return" not its first member) */
+        const char *text = ret ? json_object_to_json_string_ext (ret, JSON_C_TO_STRING_PLAIN)
+                               : "null";
+        p->raw_fn (self, text, strlen (text), NULL, NULL, p->cb_data);
+    }
+    else if (has_return) {
         /*  json-c represents a JSON null as NULL; the header promises a value. */
         json_object *empty = ret ? NULL : json_object_new_object ();
         p->fn (self, ret ? ret : empty, NULL, NULL, p->cb_data);
@@ -433,9 +466,27 @@ s_on_reply (qemu_monitor_t *self, json_object *msg)
         else
             vb_error_set (&err, VB_ERR_OPERATION_FAILED, "QEMU at %s failed the command '%s': "
                           "%s (%s)", self->name, p->command, desc, qmp_class);
-        p->fn (self, NULL, qmp_class, &err, p->cb_data);
+        s_pending_error (self, p, qmp_class, &err);
     }
     s_pending_free (&p);
+}
+
+/*  A successful reply to a raw command, recognised without parsing: with no id sent, QEMU
+ *  writes it as `{"return": VALUE}` (events begin `{"timestamp"`, errors `{"error"`). Returns
+ *  true when LINE (trimmed, LEN > 0) was one and went, whole, to the command. */
+static bool
+s_on_raw_line (qemu_monitor_t *self, const char *line, size_t len)
+{
+    static const char prefix[] = "{\"return\":";
+    pending_t *p = self->head;
+    if (self->state != STATE_READY || !p || !p->raw_fn || len < sizeof prefix
+        || memcmp (line, prefix, sizeof prefix - 1) != 0)
+        return false;
+    s_pending_unlink (self, p);
+    s_rearm (self);
+    p->raw_fn (self, line, len, NULL, NULL, p->cb_data);
+    s_pending_free (&p);
+    return true;
 }
 
 /*  One complete line (without its newline). */
@@ -448,7 +499,7 @@ s_on_line (qemu_monitor_t *self, const char *line, size_t len)
         line++;
         len--;
     }
-    if (len == 0)
+    if (len == 0 || s_on_raw_line (self, line, len))
         return;
     json_tokener_reset (self->tok);
     json_object *msg = json_tokener_parse_ex (self->tok, line, (int) len);
@@ -586,21 +637,16 @@ s_timer_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
                  "capabilities within the handshake timeout", self->name);
     while (s_alive (self)) {
         pending_t *p = self->head;
-        while (p && !(p->fn && p->deadline_ns <= now))
+        while (p && !(s_awaited (p) && p->deadline_ns <= now))
             p = p->next;
         if (!p)
             break;
         /*  QEMU still owes the reply: the entry stays in line, without a callback, so that the
          *  replies behind it keep their places. */
-        qemu_monitor_reply_fn *fn = p->fn;
-        void *cb_data = p->cb_data;
-        p->fn = NULL;
-        p->cb_data = NULL;
         vb_error_t err;
         vb_error_set (&err, VB_ERR_TIMEOUT, "QEMU monitor %s did not answer '%s' in time: no "
                       "reply within %d ms", self->name, p->command, p->deadline_ms);
-        /*  (the callback may destroy the monitor, and P with it) */
-        fn (self, NULL, NULL, &err, cb_data);
+        s_pending_error (self, p, NULL, &err);
     }
     if (s_alive (self))
         s_rearm (self);
@@ -771,10 +817,11 @@ s_command_name_ok (const char *command)
     return true;
 }
 
-int
-qemu_monitor_command (qemu_monitor_t *self, const char *command, json_object **args_p,
-                      int deadline_ms, qemu_monitor_reply_fn *reply_fn, void *cb_data,
-                      vb_error_t *err)
+/*  A command whose reply goes to REPLY_FN (parsed) or RAW_FN (text); exactly one is set. */
+static int
+s_command (qemu_monitor_t *self, const char *command, json_object **args_p, int deadline_ms,
+           qemu_monitor_reply_fn *reply_fn, qemu_monitor_raw_fn *raw_fn, void *cb_data,
+           vb_error_t *err)
 {
     json_object *args = args_p ? *args_p : NULL;
     if (args_p)
@@ -784,7 +831,7 @@ qemu_monitor_command (qemu_monitor_t *self, const char *command, json_object **a
     char *line = NULL;
     size_t len = 0;
 
-    if (!self || !reply_fn) {
+    if (!self || (!reply_fn && !raw_fn)) {
         vb_error_set (err, VB_ERR_INVALID_ARG, "a QEMU monitor command needs a monitor and a "
                       "reply callback");
         goto cleanup;
@@ -832,6 +879,7 @@ qemu_monitor_command (qemu_monitor_t *self, const char *command, json_object **a
     p->deadline_ms = deadline_ms;
     p->deadline_ns = vb_now_ns () + (int64_t) deadline_ms * 1000000;
     p->fn = reply_fn;
+    p->raw_fn = raw_fn;
     p->cb_data = cb_data;
     p->prev = self->tail;
     if (self->tail)
@@ -852,6 +900,26 @@ cleanup:
     if (p)
         s_pending_free (&p);
     return rc;
+}
+
+int
+qemu_monitor_command (qemu_monitor_t *self, const char *command, json_object **args_p,
+                      int deadline_ms, qemu_monitor_reply_fn *reply_fn, void *cb_data,
+                      vb_error_t *err)
+{
+    return s_command (self, command, args_p, deadline_ms, reply_fn, NULL, cb_data, err);
+}
+
+int
+qemu_monitor_command_raw (qemu_monitor_t *self, const char *command, int deadline_ms,
+                          qemu_monitor_raw_fn *reply_fn, void *cb_data, vb_error_t *err)
+{
+    if (!reply_fn) {
+        vb_error_set (err, VB_ERR_INVALID_ARG, "a QEMU monitor command needs a monitor and a "
+                      "reply callback");
+        return -1;
+    }
+    return s_command (self, command, NULL, deadline_ms, NULL, reply_fn, cb_data, err);
 }
 
 /*  --- Settings and state ------------------------------------------------------------- */
@@ -892,7 +960,7 @@ qemu_monitor_pending (const qemu_monitor_t *self)
 {
     size_t n = 0;
     for (const pending_t *p = self->head; p; p = p->next)
-        if (p->fn)
+        if (s_awaited (p))
             n++;
     return n;
 }

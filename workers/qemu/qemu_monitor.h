@@ -62,6 +62,15 @@ typedef void (qemu_monitor_reply_fn) (qemu_monitor_t *mon, json_object *result,
                                       const char *qmp_class, const vb_error_t *err,
                                       void *cb_data);
 
+/*  The answer to a raw command (qemu_monitor_command_raw). On success ERR is NULL and TEXT is
+ *  the reply as QEMU wrote it — the line `{"return": VALUE}` — or, should QEMU ever put another
+ *  member first, VALUE alone, serialised again: LEN bytes, not NUL-terminated, valid during the
+ *  call and not checked to be JSON (the caller reads it with its own strict parser). On failure
+ *  TEXT is NULL and QMP_CLASS / ERR are as for qemu_monitor_reply_fn. */
+typedef void (qemu_monitor_raw_fn) (qemu_monitor_t *mon, const char *text, size_t len,
+                                    const char *qmp_class, const vb_error_t *err,
+                                    void *cb_data);
+
 /*  Monitor-wide callbacks; any of them may be NULL. USER_DATA is the pointer given to
  *  qemu_monitor_new. */
 typedef struct {
@@ -112,6 +121,12 @@ void qemu_monitor_destroy (qemu_monitor_t **self_p);
 int qemu_monitor_command (qemu_monitor_t *self, const char *command, json_object **args_p,
                           int deadline_ms, qemu_monitor_reply_fn *reply_fn, void *cb_data,
                           vb_error_t *err);
+
+/*  COMMAND without arguments, whose reply is handed over as text rather than parsed with json-c:
+ *  for large replies read by a parser that keeps only a few fields (qemu_blockstats). Otherwise
+ *  as qemu_monitor_command. */
+int qemu_monitor_command_raw (qemu_monitor_t *self, const char *command, int deadline_ms,
+                              qemu_monitor_raw_fn *reply_fn, void *cb_data, vb_error_t *err);
 
 /*  --- Settings and state ----------------------------------------------------------------- */
 

@@ -361,23 +361,16 @@ s_qdev_is (const char *qdev, const char *dev)
 }
 
 /*  The query-blockstats entry of disk DEV: node-name vb-DEV-format, else its device's qdev. */
-static json_object *
-s_find_disk_entry (json_object *stats, const char *dev)
+static const qemu_blockdev_t *
+s_find_disk_entry (const qemu_blockstats_t *stats, const char *dev)
 {
     char node[128];
     snprintf (node, sizeof node, "vb-%s-format", dev);
-    size_t n = stats ? json_object_array_length (stats) : 0;
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx (stats, i);
-        if (strcmp (vb_json_str (e, "node-name", ""), node) == 0)
-            return e;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx (stats, i);
-        if (s_qdev_is (vb_json_str (e, "qdev", ""), dev))
-            return e;
-    }
-    return NULL;
+    const qemu_blockdev_t *entry = qemu_blockstats_by_node (stats, node);
+    for (size_t i = 0; !entry && stats && i < stats->ndevs; i++)
+        if (stats->devs[i].qdev && s_qdev_is (stats->devs[i].qdev, dev))
+            entry = &stats->devs[i];
+    return entry;
 }
 
 /*  The image of disk DEV's medium in a query-block reply (inserted.image of the device whose
@@ -421,28 +414,28 @@ s_block_header (vb_params_t *p, size_t n, const char *dev, const char *path, siz
         vb_params_add_uint (p, (uint32_t) depth, "block.%zu.backingIndex", n);
 }
 
-/*  One layer of a running domain: ENTRY is its query-blockstats entry (top-level or nested),
- *  IMAGE its query-block image (inserted.image or a nested backing-image; NULL if missing). */
+/*  One layer of a running domain: LAYER is its query-blockstats layer (a device's top or a
+ *  backing one), IMAGE its query-block image (inserted.image or a nested backing-image; NULL if
+ *  missing). */
 static void
-s_block_layer_live (vb_params_t *p, size_t n, const vb_disk_def_t *disk, json_object *entry,
-                    json_object *image, size_t depth, const qemu_stats_input_t *in)
+s_block_layer_live (vb_params_t *p, size_t n, const vb_disk_def_t *disk,
+                    const qemu_blocklayer_t *layer, json_object *image, size_t depth,
+                    const qemu_stats_input_t *in)
 {
-    json_object *parent = s_obj (entry, "parent");
     const char *path = depth > 0 ? s_image_path (image) : disk->source;
     s_block_header (p, n, disk->target_dev, path, depth);
     if (depth == 0) {
-        static const char *const keys[][2] = {
-            { "rd.reqs", "rd_operations" },     { "rd.bytes", "rd_bytes" },
-            { "rd.times", "rd_total_time_ns" }, { "wr.reqs", "wr_operations" },
-            { "wr.bytes", "wr_bytes" },         { "wr.times", "wr_total_time_ns" },
-            { "fl.reqs", "flush_operations" },  { "fl.times", "flush_total_time_ns" },
+        static const struct { const char *key; qemu_bs_counter_t counter; } keys[] = {
+            { "rd.reqs", QEMU_BS_RD_OPERATIONS },     { "rd.bytes", QEMU_BS_RD_BYTES },
+            { "rd.times", QEMU_BS_RD_TOTAL_TIME_NS }, { "wr.reqs", QEMU_BS_WR_OPERATIONS },
+            { "wr.bytes", QEMU_BS_WR_BYTES },         { "wr.times", QEMU_BS_WR_TOTAL_TIME_NS },
+            { "fl.reqs", QEMU_BS_FLUSH_OPERATIONS },  { "fl.times", QEMU_BS_FLUSH_TOTAL_TIME_NS },
         };
-        json_object *st = s_obj (entry, "stats");
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            vb_params_add_ullong (p, s_u64 (st, keys[k][1], 0), "block.%zu.%s", n, keys[k][0]);
+            vb_params_add_ullong (p, layer->stats[keys[k].counter], "block.%zu.%s", n,
+                                  keys[k].key);
     }
-    vb_params_add_ullong (p, s_u64 (s_obj (parent, "stats"), "wr_highest_offset", 0),
-                          "block.%zu.allocation", n);
+    vb_params_add_ullong (p, layer->storage_wr_highest_offset, "block.%zu.allocation", n);
     uint64_t capacity = s_u64 (image, "virtual-size", 0);
     if (capacity > 0)
         vb_params_add_ullong (p, capacity, "block.%zu.capacity", n);
@@ -457,7 +450,7 @@ s_block_layer_live (vb_params_t *p, size_t n, const vb_disk_def_t *disk, json_ob
 static size_t
 s_block_live (vb_params_t *p, const qemu_stats_input_t *in, bool backing)
 {
-    json_object *stats = s_return_array (in->blockstats);
+    const qemu_blockstats_t *stats = in->blockstats;
     json_object *devices = s_return_array (in->block);
     size_t n = 0;
     for (size_t d = 0; d < in->def->ndisks; d++) {
@@ -466,7 +459,7 @@ s_block_live (vb_params_t *p, const qemu_stats_input_t *in, bool backing)
             s_block_header (p, n++, disk->target_dev, NULL, 0);
             continue;
         }
-        json_object *entry = s_find_disk_entry (stats, disk->target_dev);
+        const qemu_blockdev_t *entry = s_find_disk_entry (stats, disk->target_dev);
         if (!entry) {
             s_block_header (p, n++, disk->target_dev, disk->source, 0);
             continue;
@@ -474,54 +467,45 @@ s_block_live (vb_params_t *p, const qemu_stats_input_t *in, bool backing)
         /*  The two replies nest the chain alike: blockstats' `backing` and the image's
          *  `backing-image` are the same layer. */
         json_object *image = s_find_disk_image (devices, disk->target_dev);
-        for (size_t depth = 0; entry && depth <= S_MAX_DEPTH; depth++) {
-            s_block_layer_live (p, n++, disk, entry, image, depth, in);
+        const qemu_blocklayer_t *layer = &entry->top;
+        for (size_t depth = 0; layer && depth <= S_MAX_DEPTH; depth++) {
+            s_block_layer_live (p, n++, disk, layer, image, depth, in);
             if (!backing)
                 break;
-            entry = s_obj (entry, "backing");
+            layer = layer->backing;
             image = s_obj (image, "backing-image");
         }
     }
     return n;
 }
 
-/*  Layers below ENTRY through KEY ("backing" or "backing-image"), at most S_MAX_DEPTH + 1. */
-static size_t
-s_chain_depth (json_object *entry, const char *key)
-{
-    size_t depth = 0;
-    while (depth <= S_MAX_DEPTH && (entry = s_obj (entry, key)))
-        depth++;
-    return depth;
-}
-
 bool
-qemu_stats_block_chains_match (json_object *blockstats, json_object *block)
+qemu_stats_block_chains_match (const qemu_blockstats_t *blockstats, json_object *block)
 {
-    json_object *stats = s_return_array (blockstats);
     json_object *devices = s_return_array (block);
-    if (!stats || !devices || json_object_array_length (stats)
-                              != json_object_array_length (devices))
+    if (!blockstats || !devices || blockstats->ndevs != json_object_array_length (devices))
         return false;
     /*  Every device with the same top node (or none, for an empty drive) and as many layers. */
-    for (size_t i = 0; i < json_object_array_length (stats); i++) {
-        json_object *e = json_object_array_get_idx (stats, i);
-        const char *qdev = vb_json_str (e, "qdev", NULL);
-        const char *node = vb_json_str (e, "node-name", NULL);
+    for (size_t i = 0; i < blockstats->ndevs; i++) {
+        const qemu_blockdev_t *e = &blockstats->devs[i];
         json_object *dev = NULL;
-        for (size_t k = 0; !dev && qdev && k < json_object_array_length (devices); k++) {
+        for (size_t k = 0; !dev && e->qdev && k < json_object_array_length (devices); k++) {
             json_object *d = json_object_array_get_idx (devices, k);
-            if (strcmp (vb_json_str (d, "qdev", ""), qdev) == 0)
+            if (strcmp (vb_json_str (d, "qdev", ""), e->qdev) == 0)
                 dev = d;
         }
         if (!dev)
             return false;
         json_object *inserted = s_obj (dev, "inserted");
+        const char *node = e->top.node_name;
         const char *dev_node = vb_json_str (inserted, "node-name", NULL);
         if ((node == NULL) != (dev_node == NULL) || (node && strcmp (node, dev_node) != 0))
             return false;
-        if (s_chain_depth (e, "backing") != s_chain_depth (s_obj (inserted, "image"),
-                                                            "backing-image"))
+        size_t depth = 0;
+        for (json_object *img = s_obj (s_obj (inserted, "image"), "backing-image");
+             img && depth <= S_MAX_DEPTH; img = s_obj (img, "backing-image"))
+            depth++;
+        if (depth != e->depth)
             return false;
     }
     return true;

@@ -58,6 +58,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "qemu_blockstats.h"
 #include "vb_domxml.h"
 #include "vb_error.h"
 #include "vb_params.h"
@@ -87,7 +88,7 @@ typedef struct {
     int state, reason;            /* vb_state_t and its reason */
     pid_t pid;                    /* QEMU's pid; <= 0 = not running (shut off) */
     const char *proc_root;        /* NULL = "/proc" (tests point it at captured files) */
-    json_object *blockstats;      /* query-blockstats reply, or NULL */
+    const qemu_blockstats_t *blockstats;  /* query-blockstats reply (qemu_blockstats), or NULL */
     json_object *block;           /* query-block reply (may be older than blockstats: only its
                                      chain, filenames and virtual sizes are read), or NULL */
     json_object *cpus;            /* query-cpus-fast reply, or NULL */
@@ -118,7 +119,7 @@ int qemu_stats_block (vb_params_t *p, const qemu_stats_input_t *in, bool backing
  *  shows: the same devices (qdev), each with the same top node-name (or none: an empty drive)
  *  and as many backing layers? A snapshot, a commit, a pull or a medium change since BLOCK was
  *  asked makes them differ. Either NULL or malformed: false. */
-bool qemu_stats_block_chains_match (json_object *blockstats, json_object *block);
+bool qemu_stats_block_chains_match (const qemu_blockstats_t *blockstats, json_object *block);
 
 /*  All groups in MASK in libvirt's order. Returns a new list (vb_params_destroy), or NULL with
  *  ERR: INVALID_ARG without a definition, INTERNAL when out of memory. */
