@@ -98,7 +98,9 @@ test_lxc_lifecycle_define_start_suspend_resume_destroy_undefine (void **state)
     char *xml = lt_domain_xml ("c1", 128, IDLE, "");
     const char *xml_path = vb_testenv_write_file (env, "c1.xml", xml);
 
-    VBSH_OK (env, &run, "define", xml_path);
+    /*  A define without a rootfs runs liblxc's busybox template: ~1 s here, several under
+     *  ASan with other tests running, so the deadline of lt_call_ok rather than vbsh's 5 s. */
+    VBSH_OK (env, &run, "--deadline", "15000", "define", xml_path);
     vb_testrun_clear (&run);
     s_expect_event (sub, "defined", "added");
     VBSH_OK (env, &run, "list", "--all");
