@@ -32,7 +32,7 @@ static const char *const lifecycle_names[] = { "destroy", "restart", "preserve",
 static const char *const disk_type_names[] = { "file", "block" };
 static const char *const disk_device_names[] = { "disk", "cdrom" };
 static const char *const disk_format_names[] = { "raw", "qcow2" };
-static const char *const disk_bus_names[] = { "virtio", "sata", "scsi", "xen" };
+static const char *const disk_bus_names[] = { "virtio", "sata", "scsi", "xen", "ide" };
 static const char *const net_type_names[] = { "user", "ethernet" };
 static const char *const chr_kind_names[] = { "serial", "console" };
 
@@ -40,7 +40,7 @@ static const char *const chr_kind_names[] = { "serial", "console" };
 
 _Static_assert (NELEMS (lifecycle_names) == VB_LIFECYCLE_COREDUMP_RESTART + 1,
                 "lifecycle_names[] out of step with vb_lifecycle_action_t");
-_Static_assert (NELEMS (disk_bus_names) == VB_DISK_BUS_XEN + 1,
+_Static_assert (NELEMS (disk_bus_names) == VB_DISK_BUS_IDE + 1,
                 "disk_bus_names[] out of step with vb_disk_bus_t");
 _Static_assert (NELEMS (disk_format_names) == VB_DISK_FORMAT_QCOW2 + 1,
                 "disk_format_names[] out of step with vb_disk_format_t");
@@ -907,11 +907,10 @@ bus_for_dev (const char *dev, vb_disk_bus_t *bus, const char **why)
         *bus = VB_DISK_BUS_XEN;
         rest = dev + 3;
     } else if (strncmp (dev, "hd", 2) == 0) {
-        *why = "IDE disks (hd*) are not supported; use vd* (virtio), sd* (sata, scsi) or "
-               "xvd* (xen)";
-        return -1;
+        *bus = VB_DISK_BUS_IDE;
+        rest = dev + 2;
     } else {
-        *why = "a disk name is vd*, sd* or xvd* followed by letters";
+        *why = "a disk name is vd*, sd*, xvd* or hd* followed by letters";
         return -1;
     }
     size_t n = strlen (rest);
@@ -919,7 +918,7 @@ bus_for_dev (const char *dev, vb_disk_bus_t *bus, const char **why)
     for (size_t i = 0; letters && i < n; i++)
         letters = rest[i] >= 'a' && rest[i] <= 'z';
     if (!letters) {
-        *why = "a disk name is vd*, sd* or xvd* followed by 1 to 3 lower-case letters";
+        *why = "a disk name is vd*, sd*, xvd* or hd* followed by 1 to 3 lower-case letters";
         return -1;
     }
     return 0;
@@ -1075,14 +1074,14 @@ parse_disk (xmlNodePtr node, vb_disk_def_t *d, vb_error_t *err)
             if (bus) {
                 int bv = lookup (disk_bus_names, NELEMS (disk_bus_names), bus);
                 if (bv < 0) {
-                    xml_fail (err, c, "bus '" Q "' is not supported (virtio, sata, scsi, xen)",
-                              bus);
+                    xml_fail (err, c, "bus '" Q "' is not supported (virtio, sata, scsi, xen, "
+                              "ide)", bus);
                     goto cleanup;
                 }
                 if (!bus_matches_dev (implied, (vb_disk_bus_t) bv)) {
+                    static const char *const prefixes[] = { "vd", "sd", "sd", "xvd", "hd" };
                     xml_fail (err, c, "dev '" Q "' does not match bus '%s' (%s* disks are on %s)",
-                              dev, bus, implied == VB_DISK_BUS_XEN ? "xvd" : implied ==
-                              VB_DISK_BUS_VIRTIO ? "vd" : "sd", implied == VB_DISK_BUS_SCSI
+                              dev, bus, prefixes[implied], implied == VB_DISK_BUS_SCSI
                               ? "sata or scsi" : disk_bus_names[implied]);
                     goto cleanup;
                 }

@@ -39,10 +39,11 @@
 typedef enum { VB_DISK_TYPE_FILE = 0, VB_DISK_TYPE_BLOCK } vb_disk_type_t;
 typedef enum { VB_DISK_DEVICE_DISK = 0, VB_DISK_DEVICE_CDROM } vb_disk_device_t;
 typedef enum { VB_DISK_FORMAT_RAW = 0, VB_DISK_FORMAT_QCOW2 } vb_disk_format_t;
-/*  Target dev prefixes: vd* -> virtio; sd* -> sata or scsi (default scsi); xvd* -> xen (issue 7).
- *  A bus that does not match its dev's prefix is INVALID_XML. */
+/*  Target dev prefixes: vd* -> virtio; sd* -> sata or scsi (default scsi); xvd* -> xen (issue 7);
+ *  hd* -> ide (Xen HVM guests; QEMU's q35 has no IDE bus and refuses it). A bus that does not
+ *  match its dev's prefix is INVALID_XML. */
 typedef enum { VB_DISK_BUS_VIRTIO = 0, VB_DISK_BUS_SATA, VB_DISK_BUS_SCSI,
-               VB_DISK_BUS_XEN } vb_disk_bus_t;
+               VB_DISK_BUS_XEN, VB_DISK_BUS_IDE } vb_disk_bus_t;
 
 /*  One layer of a disk's backing chain, as shown in the live XML
  *  (<backingStore type='file' index='N'><format type='qcow2'/><source file='...'/>...). */

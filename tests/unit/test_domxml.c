@@ -602,8 +602,12 @@ static const struct {
     { DISK ("<source file='/a'/><target dev='xvda' bus='scsi'/>"), "<target>",
       "does not match bus 'scsi'" },
     { DISK ("<source file='/a'/><target dev='sda' bus='ide'/>"), "<target>",
-      "bus 'ide' is not supported" },
-    { DISK ("<source file='/a'/><target dev='hda'/>"), "<target>", "IDE disks" },
+      "sd* disks are on sata or scsi" },
+    { DISK ("<source file='/a'/><target dev='hda' bus='sata'/>"), "<target>",
+      "hd* disks are on ide" },
+    { DISK ("<source file='/a'/><target dev='sda' bus='usb'/>"), "<target>",
+      "bus 'usb' is not supported" },
+    { DISK ("<source file='/a'/><target dev='hd1'/>"), "<target>", "not a disk name" },
     { DISK ("<source file='/a'/><target dev='vd1'/>"), "<target>", "not a disk name" },
     { DISK ("<source file='/a'/><target dev='nvme0n1'/>"), "<target>", "not a disk name" },
     { DISK ("<driver name='qemu' type='vmdk'/><source file='/a'/><target dev='vda'/>"),
@@ -971,6 +975,20 @@ test_domxml_lifecycle_actions_and_os_parts_round_trip (void **state)
     assert_int_equal (def->memory_kib, 1048576);
     assert_int_equal (def->disks[0].bus, VB_DISK_BUS_XEN);
     assert_string_equal (def->disks[0].driver_name, "phy");
+    assert_round_trip (def);
+    vb_domain_def_free (&def);
+
+    /*  A Xen HVM guest's IDE disk: hd* is on bus ide, by default or said. */
+    def = parse_ok ("<domain type='xen'><name>h</name><memory>262144</memory>"
+                    "<os><type>hvm</type><boot dev='hd'/></os><devices>"
+                    "<disk type='block'><source dev='/dev/loop0'/><target dev='hda'/></disk>"
+                    "<disk type='block'><source dev='/dev/loop1'/><target dev='hdb' bus='ide'/>"
+                    "</disk></devices></domain>");
+    assert_int_equal (def->disks[0].bus, VB_DISK_BUS_IDE);
+    assert_int_equal (def->disks[1].bus, VB_DISK_BUS_IDE);
+    char *text = vb_domxml_format (def);
+    assert_non_null (strstr (text, "<target dev='hda' bus='ide'/>"));
+    free (text);
     assert_round_trip (def);
     vb_domain_def_free (&def);
 

@@ -229,6 +229,11 @@ test_qemu_command_bad_disks_are_refused_naming_the_disk (void **state)
     expect_refusal (&def, &plain_paths, VB_ERR_INVALID_ARG, "q35");
 
     def.os_machine = NULL;
+    disk.target_dev = "hda";
+    disk.bus = VB_DISK_BUS_IDE;
+    expect_refusal (&def, &plain_paths, VB_ERR_INVALID_ARG, "disk 'hda' is on bus ide");
+    disk.target_dev = "sda";
+    disk.bus = VB_DISK_BUS_SATA;
     vb_disk_def_t two[2] = { disk, disk };
     def.disks = two;
     def.ndisks = 2;

@@ -246,6 +246,13 @@ add_disk (argv_t *a, const vb_domain_def_t *def, const char *machine, size_t i, 
         argv_addf (a, "%s,bus=scsi0.0,channel=0,scsi-id=0,lun=%d,id=%s%s%s",
                    cdrom ? "scsi-cd" : "scsi-hd", idx, dev, tail, bootable ? ",bootindex=1" : "");
         break;
+    case VB_DISK_BUS_IDE:
+        /*  as libvirt on q35: "IDE controllers are unsupported for this QEMU binary or machine
+         *  type" */
+        vb_error_set (err, VB_ERR_INVALID_ARG, "domain '%s': disk '%s' is on bus ide, which a "
+                      "q35 machine does not have; use vd* (virtio), sd* (sata, scsi)",
+                      def->name, dev);
+        goto cleanup;
     default:
         vb_error_set (err, VB_ERR_INVALID_ARG, "domain '%s': disk '%s' is on a bus QEMU does not "
                       "have here (virtio, sata, scsi)", def->name, dev);
