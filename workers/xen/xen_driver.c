@@ -84,6 +84,7 @@ struct _xen_state_t {
     zlistx_t *timeouts;        /* xen_toreg_t * */
     zlistx_t *fdregs;          /* xen_fdreg_t * */
     int sigchld_fd;            /* signalfd for SIGCHLD (libxl's hotplug children), -1 */
+    xen_config_host_t host;    /* what Xen offers HVM guests here (physinfo) */
     zmq_pollitem_t sigchld_item;
 };
 
@@ -531,7 +532,7 @@ s_start_dom (xen_state_t *st, xen_dom_t *dom, vb_call_t *call, bool paused)
         goto fail;
     }
     op->paused = paused;
-    if (xen_config_from_def (dom->def, &op->cfg, s_loop_attach, dom, &err) != 0)
+    if (xen_config_from_def (dom->def, &st->host, &op->cfg, s_loop_attach, dom, &err) != 0)
         goto fail;
     libxl_asyncop_how how = { .callback = s_on_created, .u.for_callback = op };
     int rc = libxl_domain_create_new (st->ctx, &op->cfg, &op->domid, &how, NULL);
@@ -612,11 +613,11 @@ s_destroy_dom (xen_state_t *st, xen_dom_t *dom, vb_call_t *call, int reason)
 static void
 s_on_shutdown (xen_state_t *st, xen_dom_t *dom, int why)
 {
-    libxl_action_on_shutdown action;
     switch (why) {
     case LIBXL_SHUTDOWN_REASON_POWEROFF:
-        s_event (st, dom, "shutdown", "finished");
-        action = (libxl_action_on_shutdown) dom->def->on_poweroff;
+        /*  The guest powered off, by itself or asked by `vbsh shutdown` (DESIGN §5: as the
+         *  QEMU driver reports a guest that obeys the power button). */
+        s_event (st, dom, "shutdown", "guest");
         if (dom->def->on_poweroff == VB_LIFECYCLE_RESTART)
             dom->restart = true;
         if (dom->def->on_poweroff == VB_LIFECYCLE_PRESERVE) {
@@ -650,7 +651,6 @@ s_on_shutdown (xen_state_t *st, xen_dom_t *dom, int why)
         s_destroy_dom (st, dom, NULL, VB_SHUTOFF_SHUTDOWN);
         break;
     }
-    (void) action;
 }
 
 static void
@@ -869,6 +869,19 @@ s_open (vb_worker_t *worker, const vb_driver_config_t *config, vb_error_t *err)
                       "no Xen hypervisor: libxl_ctx_alloc failed (is xenstored running?)");
         goto fail;
     }
+    /*  HVM guests need VT-x/AMD-V; Xen under TCG (tests/xen-live) has neither. */
+    libxl_physinfo physinfo;
+    libxl_physinfo_init (&physinfo);
+    if (libxl_get_physinfo (st->ctx, &physinfo) == 0) {
+        st->host.hvm = physinfo.cap_hvm;
+        st->host.hap = physinfo.cap_hap;
+        st->host.shadow = physinfo.cap_shadow;
+    }
+    libxl_physinfo_dispose (&physinfo);
+    vb_info ("xen: this host %s run HVM guests (hvm %s, hap %s, shadow paging %s)",
+             st->host.hvm && (st->host.hap || st->host.shadow) ? "can" : "cannot",
+             st->host.hvm ? "yes" : "no", st->host.hap ? "yes" : "no",
+             st->host.shadow ? "yes" : "no");
     libxl_osevent_register_hooks (st->ctx, &s_osevent_hooks, st);
     libxl_event_register_callbacks (st->ctx, &s_event_hooks, st);
     if (s_children_init (st, err) != 0)
@@ -1000,7 +1013,7 @@ s_define (void *state, vb_call_t *call)
     if (vb_json_get_string (vb_call_args (call), "xml", true, &xml, &err) != 0)
         goto error;
     def = vb_domxml_parse (xml, strlen (xml), &err);
-    if (!def || xen_config_check (def, &err) != 0)
+    if (!def || xen_config_check (def, &st->host, &err) != 0)
         goto error;
     xen_dom_t *same = s_find (st, def->name);
     if (!same)

@@ -5,7 +5,8 @@
  *  HYPERVISOR_UNAVAILABLE "no Xen hypervisor: ..." and the worker exits with that one line and a
  *  non-zero status before registering with the broker.
  *
- *  Domains: <domain type='xen'> PV definitions (xen_config.h says what is supported), kept as
+ *  Domains: <domain type='xen'> PV definitions, and HVM ones where Xen reports the hvm
+ *  capability (libxl_get_physinfo, read at open; xen_config.h says what is supported), kept as
  *  <state dir>/<uuid>.xml and loaded at open; running Xen domains whose uuid matches a definition
  *  are adopted at open. Raw files on the phy backend are attached to loop devices at start
  *  (autoclear: the kernel frees each when blkback lets go of it) so the kernel's blkback serves
@@ -22,8 +23,9 @@
  *    shutdown          asks the guest; its shutdown arrives as an event
  *    reboot            asks the guest; its reboot restarts the domain
  *    destroy           shut off (destroyed)          stopped/destroyed
- *    guest poweroff    on_poweroff: destroy -> shut off (shutdown), shutdown/finished then
- *                      stopped/shutdown; restart -> stopped/shutdown, started/booted
+ *    guest poweroff    on_poweroff: destroy -> shut off (shutdown), shutdown/guest then
+ *                      stopped/shutdown; restart -> also started/booted (libvirt's libxl
+ *                      driver sends stopped/shutdown only)
  *    guest reboot      on_reboot: restart (default) -> stopped/shutdown, started/booted
  *    guest crash       on_crash: destroy -> shut off (crashed), crashed/panicked then
  *                      stopped/crashed; restart -> restarted; preserve -> crashed (panicked)
