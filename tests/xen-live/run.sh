@@ -4,6 +4,7 @@
 #
 #   tests/xen-live/run.sh BUILD_DIR             the live test (vbsh drives a PV guest in dom0)
 #   tests/xen-live/run.sh BUILD_DIR --capture   re-capture tests/data/xen (goldens, sysfs files)
+#   VBX_KEEP=1 tests/xen-live/run.sh BUILD_DIR  on a failure, keep Xen running for a look
 #
 # Recipe and traps: ../shared/xen-under-qemu/REPORT.md. Everything inside comes from Debian
 # packages (debootstrap) plus the freshly built virtbus-xen. Cache: $VBX_CACHE (default
@@ -18,10 +19,20 @@ CACHE=${VBX_CACHE:-/var/cache/virtbus-xen-live}
 SMP=2   # the machine has 2 cores shared with other work: never more
 PKGS="xen-utils-4.17,xenstore-utils,linux-image-amd64,busybox,iproute2,kmod,udev,procps"
 PKGS="$PKGS,libzmq5,libczmq4,libmsgpackc2,libxml2,libjson-c5"
+PKGS="$PKGS,qemu-system-xen"   # the device model of HVM guests
 T0=$(date +%s.%N)
 
 log() { printf "xen-live: [%6.1fs] %s\n" "$(awk -v t="$T0" -v n="$(date +%s.%N)" "BEGIN{print n - t}")" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
+die() {
+  log "FAIL: $*"
+  if [ -n "${VBX_KEEP:-}" ] && [ -n "${QPID:-}" ]; then
+    # VBX_KEEP=1: leave Xen running for a look: vbsh -c $CEP ..., or write "exec N CMD" into
+    # $RUN/ctl/cmd and read the VBX-EXEC lines of $RUN/console.log; kill this script to end
+    log "kept running: broker $CEP, control file $RUN/ctl/cmd, console $RUN/console.log"
+    wait "$QPID"
+  fi
+  exit 1
+}
 
 "$TOP/scripts/deps.sh" xen-live
 
@@ -96,10 +107,10 @@ log "image: $IMG"
 
 # --- 3. boot --------------------------------------------------------------------------------
 RUN=$(mktemp -d /tmp/vbx-live-XXXXXX)
-QPID=""; BPID=""; SPID=""
+QPID=""; BPID=""; SPID=""; HPID=""
 cleanup() {
-  for p in $SPID $QPID $BPID; do kill "$p" 2>/dev/null || true; done
-  for p in $SPID $QPID $BPID; do wait "$p" 2>/dev/null || true; done
+  for p in $SPID $QPID $BPID $HPID; do kill "$p" 2>/dev/null || true; done
+  for p in $SPID $QPID $BPID $HPID; do wait "$p" 2>/dev/null || true; done
   log "logs kept in $RUN"
 }
 trap cleanup EXIT
@@ -164,8 +175,13 @@ log "virtbusd: $ready"
 vbsh() { "$VBSH" -c "$CEP" "$@"; }
 "$VBSH" -c "$CEP" event --loop --all --timeout 1800 > "$RUN/events.log" 2>&1 &
 SPID=$!
+# The control file dom0 polls (vbx-run.sh): "kill9 N" makes it kill -9 its virtbus-xen.
+mkdir -p "$RUN/ctl"; : > "$RUN/ctl/cmd"
+CPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$CPORT" --bind 127.0.0.1 --directory "$RUN/ctl" > "$RUN/ctl.log" 2>&1 &
+HPID=$!
 
-boot "vbx.mode=live vbx.broker=tcp://10.0.2.2:$WPORT vbx.hb=$HB"
+boot "vbx.mode=live vbx.broker=tcp://10.0.2.2:$WPORT vbx.hb=$HB vbx.ctl=$CPORT"
 log "QEMU started (pid $QPID); dom0's worker connects to 10.0.2.2:$WPORT"
 
 poll() {  # poll SECONDS CMD...: until CMD succeeds
@@ -236,5 +252,113 @@ events_seen() {
 }
 poll 30 events_seen || die "missing lifecycle events: $(cat "$RUN/events.log")"
 log "PASS: lifecycle events on the host subscriber: $(grep -c tiny "$RUN/events.log") events"
+
+# events_of NAME: the subscriber's lines for domain NAME, event text only
+events_of() { grep "for domain '$1'" "$RUN/events.log" | sed 's/.*: //'; }
+
+# --- HVM: QEMU's qemu64 CPU offers (emulated) AMD-V, so this Xen reports the hvm capability;
+# an HVM guest whose disk holds an idle boot sector (cli; hlt) boots through hvmloader/SeaBIOS
+# with qemu-system-xen as its device model. Where Xen reports no hvm, the define is refused.
+cat > "$RUN/hvm.xml" <<XML
+<domain type='xen'>
+  <name>hvm1</name>
+  <memory unit='MiB'>128</memory>
+  <os><type>hvm</type><loader>/usr/lib/xen-4.17/boot/hvmloader</loader><boot dev='hd'/></os>
+  <features><acpi/><apic/><pae/></features>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='phy' type='raw'/>
+      <source file='/var/lib/xen/hvm-disk.img'/>
+      <target dev='hda' bus='ide'/>
+    </disk>
+  </devices>
+</domain>
+XML
+if grep -aq "this host cannot run HVM guests" "$RUN/console.log"; then
+  if vbsh define "$RUN/hvm.xml" > "$RUN/hvm.out" 2>&1; then die "an HVM domain was defined on a host without hvm"; fi
+  grep -q "cannot run HVM guests" "$RUN/hvm.out" || die "HVM define: unexpected answer: $(cat "$RUN/hvm.out")"
+  log "PASS: HVM define refused on a host that cannot run HVM guests: $(grep error "$RUN/hvm.out" | tail -1)"
+else
+  vbsh define "$RUN/hvm.xml" >/dev/null || die "define hvm1 failed"
+  t=$(date +%s)
+  vbsh --deadline 600000 start dom0/hvm1 > "$RUN/hvm.out" 2>&1 || die "start hvm1 failed: $(cat "$RUN/hvm.out")"
+  log "PASS: HVM guest started (took $(( $(date +%s) - t )) s): $(vbsh dominfo dom0/hvm1 | grep -E '^(OS Type|State)' | tr -s ' ' | tr '\n' ';')"
+  hvm_cpu() { c=$(vbsh domstats --cpu-total dom0/hvm1 2>/dev/null | tr -d ' ' | sed -n 's/^cpu.time=//p'); [ "${c:-0}" -gt 0 ]; }
+  poll 120 hvm_cpu || die "hvm1 shows no cpu.time"
+  [ "$(vbsh domstate dom0/hvm1 | head -1)" = running ] || die "hvm1 is not running"
+  vbsh --deadline 240000 destroy dom0/hvm1 >/dev/null || die "destroy hvm1 failed"
+  want="Started Booted|Stopped Destroyed"
+  hvm_seen() { [ "$(events_of hvm1 | grep -v Defined | tr '\n' '|' | sed 's/|$//')" = "$want" ]; }
+  poll 30 hvm_seen || die "hvm1 events: $(events_of hvm1 | tr '\n' '|'), expected $want"
+  log "PASS: HVM guest ran (cpu.time=$c ns) and was destroyed; events: $(events_of hvm1 | tr '\n' ',' | sed 's/,$//')"
+fi
+
+# guest_xml NAME DISK AFTER ON_REBOOT: the tiny guest with vbx.after=AFTER
+guest_xml() {
+  cat <<XML
+<domain type='xen'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <os>
+    <type>linux</type>
+    <kernel>/boot/vmlinuz-$kver</kernel>
+    <initrd>/root/guest-initrd.cpio.gz</initrd>
+    <cmdline>console=hvc0 rdinit=/init quiet vbx.after=$3</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>$4</on_reboot>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='phy' type='raw'/>
+      <source file='/var/lib/xen/$2'/>
+      <target dev='xvda'/>
+    </disk>
+  </devices>
+</domain>
+XML
+}
+
+# --- the guest powers itself off: shutdown (guest), then stopped (shutdown) ---------------
+guest_xml pw guest-disk-pw.img poweroff destroy > "$RUN/pw.xml"
+vbsh define "$RUN/pw.xml" >/dev/null || die "define pw failed"
+t=$(date +%s)
+vbsh --deadline 240000 start dom0/pw >/dev/null || die "start pw failed"
+is_off() { [ "$(vbsh domstate dom0/pw 2>/dev/null | head -1)" = "shut off" ]; }
+poll 120 is_off || die "pw did not power off: $(vbsh domstate dom0/pw 2>&1); its console: $(grep -a 'VBX-GUEST' "$RUN/console.log" | tail -20)"
+want="Started Booted|Shutdown Finished after guest request|Stopped Shutdown"
+pw_seen() { [ "$(events_of pw | grep -v Defined | tr '\n' '|' | sed 's/|$//')" = "$want" ]; }
+poll 30 pw_seen || die "pw events: $(events_of pw | tr '\n' '|'), expected $want"
+log "PASS: guest poweroff -> $(events_of pw | tr '\n' ',' | sed 's/,$//') ($(( $(date +%s) - t )) s)"
+
+# --- the guest reboots once; on_reboot restart brings it back in a new Xen domain ---------
+guest_xml rb guest-disk-rb.img reboot restart > "$RUN/rb.xml"
+vbsh define "$RUN/rb.xml" >/dev/null || die "define rb failed"
+t=$(date +%s)
+vbsh --deadline 240000 start dom0/rb >/dev/null || die "start rb failed"
+want="Started Booted|Stopped Shutdown|Started Booted"
+rb_seen() { [ "$(events_of rb | grep -v Defined | tr '\n' '|' | sed 's/|$//')" = "$want" ]; }
+poll 400 rb_seen || die "rb events: $(events_of rb | tr '\n' '|'), expected $want"
+[ "$(vbsh domstate dom0/rb | head -1)" = running ] || die "rb is not running after its reboot"
+log "PASS: guest reboot with on_reboot=restart -> $(events_of rb | tr '\n' ',' | sed 's/,$//') ($(( $(date +%s) - t )) s)"
+rb_id=$(vbsh dominfo dom0/rb | sed -n 's/^Id: *//p')
+
+# --- kill -9 of virtbus-xen in dom0: restarted, it adopts the running rb ----------------------
+echo "kill9 1" > "$RUN/ctl/cmd"
+t=$(date +%s)
+restarted() { grep -aq "starting it again" "$RUN/console.log"; }
+poll 120 restarted || die "dom0 did not restart virtbus-xen after kill -9; see $RUN/console.log"
+adopted() {
+  [ "$(vbsh domstate dom0/rb 2>/dev/null | head -1)" = running ] \
+    && [ "$(vbsh dominfo dom0/rb 2>/dev/null | sed -n 's/^Id: *//p')" = "$rb_id" ]
+}
+poll 180 adopted || die "the restarted worker did not take rb back: $(vbsh dominfo dom0/rb 2>&1)"
+wr=$(vbsh domstats --block dom0/rb 2>/dev/null | tr -d ' ' | sed -n 's/^block.0.wr.bytes=//p')
+[ -n "$wr" ] || die "no domstats for rb after the worker restart"
+log "PASS: virtbus-xen killed -9 and restarted; rb adopted, same Xen id $rb_id, wr.bytes=$wr ($(( $(date +%s) - t )) s)"
+vbsh --deadline 240000 destroy dom0/rb >/dev/null || die "destroy rb failed"
+want="Started Booted|Stopped Shutdown|Started Booted|Stopped Destroyed"
+poll 30 rb_seen || die "rb events after the restart: $(events_of rb | tr '\n' '|'), expected $want (nothing more)"
+log "PASS: rb destroyed; its events across the worker restart: $(events_of rb | tr '\n' ',' | sed 's/,$//')"
+
 sed 's/^/  /' "$RUN/events.log"
 log "PASS: xen-live"
