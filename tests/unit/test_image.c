@@ -506,20 +506,28 @@ test_image_chain_unknown_incompatible_feature_is_refused (void **state)
     expect_corrupt (top, "incompatible");
 }
 
+/*  Attach FILE to a free loop device, recorded in F->loopdev (teardown detaches it). */
+static void
+loop_attach (fixture_t *f, const char *file)
+{
+    char cmd[PATH_MAX + 64];
+    snprintf (cmd, sizeof cmd, "losetup -f --show '%s'", file);
+    char *dev = capture (cmd);
+    assert_non_null (dev);
+    dev[strcspn (dev, "\n")] = '\0';
+    snprintf (f->loopdev, sizeof f->loopdev, "%s", dev);
+    free (dev);
+}
+
 static void
 test_image_chain_block_device_backing_matches_qemu_img (void **state)
 {
     fixture_t *f = *state;
-    char img[PATH_MAX], top[PATH_MAX], cmd[PATH_MAX + 64];
+    char img[PATH_MAX], top[PATH_MAX];
     vb_error_t err = { 0 };
     snprintf (img, sizeof img, "%s/dev.img", f->dir);
     assert_int_equal (run ("truncate -s 6M '%s'", img), 0);
-    snprintf (cmd, sizeof cmd, "losetup -f --show '%s'", img);
-    char *dev = capture (cmd);
-    assert_non_null (dev);
-    dev[strcspn (dev, "\n")] = '\0';
-    snprintf (f->loopdev, sizeof f->loopdev, "%s", dev);  /* teardown detaches it */
-    free (dev);
+    loop_attach (f, img);
 
     vb_image_chain_t *chain = vb_image_chain_new (f->loopdev, VB_IMAGE_FORMAT_RAW, &err);
     assert_non_null (chain);
@@ -573,13 +581,7 @@ test_image_file_sizes_match_chain_layers_and_qemu_img (void **state)
     vb_image_chain_destroy (&chain);
 
     /*  A block device: its size, nothing allocated. */
-    char cmd[PATH_MAX + 64];
-    snprintf (cmd, sizeof cmd, "losetup -f --show '%s'", sparse);
-    char *dev = capture (cmd);
-    assert_non_null (dev);
-    dev[strcspn (dev, "\n")] = '\0';
-    snprintf (f->loopdev, sizeof f->loopdev, "%s", dev);  /* teardown detaches it */
-    free (dev);
+    loop_attach (f, sparse);
     assert_int_equal (vb_image_file_sizes (f->loopdev, &physical, &allocation, &err), 0);
     assert_int_equal (physical, 3 * 1024 * 1024);
     assert_int_equal (allocation, 0);
