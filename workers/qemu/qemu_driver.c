@@ -51,7 +51,6 @@
 #define QDRV_LOG_TAIL_BYTES 600
 /*  How long a define waits for a sibling's define to finish with the directory. */
 #define QDRV_DEFINE_LOCK_MS 1000
-/*  QMP commands one stats sample of a running domain needs (s_stats_queries). */
 /*  The stats queries, by index (s_stats_queries). */
 enum { QS_BLOCKSTATS, QS_BLOCK, QS_CPUS, QS_BALLOON, QDRV_STATS_QUERIES };
 /*  RESETs closer than this (QEMU's own timestamps) are one reboot. */
@@ -1663,8 +1662,8 @@ s_list (void *state, vb_call_t *call)
 /* --- stats (issue 4) ----------------------------------------------------------------------- */
 
 /*  One domstats request: every selected domain gets a slot; a running domain's slot sends the
- *  four queries at once (all domains' monitors are asked before any reply is read) and is done
- *  when all four are answered, failed or timed out. Each query carries the request's deadline,
+ *  queries its groups need at once (all domains' monitors are asked before any reply is read)
+ *  and is done when all are answered, failed or timed out. Each query carries the request's deadline,
  *  so the monitor itself ends a hung QEMU's queries at the deadline and no extra timer is
  *  needed. A slot builds its record the moment it is done, while its domain certainly exists:
  *  a domain that goes away first destroys its monitor, which answers the slot's queries
