@@ -867,9 +867,11 @@ s_on_broker (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     vb_worker_t *self = (vb_worker_t *) arg;
-    for (int i = 0; i < VB_WORKER_READ_BATCH; i++) {
-        if (i > 0 && !(zsock_events (self->dealer) & ZMQ_POLLIN))
-            break;
+    /*  Readable is checked before every receive, the first included: zloop may call a reader
+     *  with nothing to read (seen after SIGSTOP and SIGCONT during an event burst), and
+     *  zmsg_recv would then block the worker for good. */
+    for (int i = 0; i < VB_WORKER_READ_BATCH && (zsock_events (self->dealer) & ZMQ_POLLIN);
+         i++) {
         zmsg_t *msg = zmsg_recv (self->dealer);
         if (!msg)
             break;   /* interrupted; zloop sees zsys_interrupted */
