@@ -54,6 +54,16 @@ struct _vb_testenv_t {
 #define S_SANITIZED 0
 #endif
 
+
+/*  The daemons' --log-level: $VB_TEST_LOG_LEVEL, else info. */
+static char *
+s_log_level (void)
+{
+    static char info[] = "info";
+    char *level = getenv ("VB_TEST_LOG_LEVEL");
+    return level && *level ? level : info;
+}
+
 static int64_t
 s_now_ms (void)
 {
@@ -316,7 +326,7 @@ vb_testenv_start_broker_on (vb_testenv_t *self, const char *clients, const char 
     char *argv[] = {bin, "--clients", (char *) (clients ? clients : any),
                     "--workers", (char *) (workers ? workers : any),
                     "--events", (char *) (events ? events : any),
-                    "--state-dir", state, "--heartbeat-ms", hb, "--log-level", "info", NULL};
+                    "--state-dir", state, "--heartbeat-ms", hb, "--log-level", s_log_level (), NULL};
     vb_testproc_t *proc = s_start (self, name, argv);
     if (!proc)
         return NULL;
@@ -394,7 +404,7 @@ vb_testenv_start_worker (vb_testenv_t *self, const char *program, const char *ho
     snprintf (bin, sizeof bin, "%s", vb_testenv_bin (self, program));
     snprintf (name, sizeof name, "%s-%s-%s", program, host, id ? id : "default");
     char *argv[] = {bin, "--broker", self->workers_ep, "--host", (char *) host,
-                    "--state-dir", state, "--heartbeat-ms", hb, "--log-level", "info",
+                    "--state-dir", state, "--heartbeat-ms", hb, "--log-level", s_log_level (),
                     id ? "--id" : NULL, (char *) id, NULL};
     return s_start (self, name, argv);
 }

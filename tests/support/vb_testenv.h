@@ -15,6 +15,7 @@
  *      vb_testenv_destroy (&env);    // kills what it started (by pid), removes the temp dir
  *
  *  The temp dir is kept when $VB_TEST_KEEP is set (its path is printed), for reading the logs.
+ *  Daemons log at info, or at $VB_TEST_LOG_LEVEL (e.g. debug) when it is set.
  *  Heartbeat for tests: 200 ms unless the test asks for another or $VB_TEST_HEARTBEAT_MS is set.
  *  Binaries come from VB_BIN_DIR (compile definition set by vb_add_integration_test) or
  *  $VB_BIN_DIR.
